@@ -1,0 +1,30 @@
+# The README's two commands: `make bench` (the main job) and `make test`.
+# Each creates .venv on first use and installs the project with the pinned versions in
+# constraints.txt; it reinstalls only when setup.cfg, pyproject.toml or constraints.txt change.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: bench bench-full test test-thorough clean
+
+$(STAMP): setup.cfg pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test,bench]'
+	touch $(STAMP)
+
+bench: $(STAMP)            ## quick benchmark sweep on this machine (about a minute on 2 CPU cores)
+	$(PY) -m benchmarks --quick $(ARGS)
+
+bench-full: $(STAMP)       ## the full sweep (says how long before it starts)
+	$(PY) -m benchmarks $(ARGS)
+
+test: $(STAMP)             ## the equivalence tests, derandomized (hypothesis profile `ci`)
+	$(PY) -m pytest $(ARGS)
+
+test-thorough: $(STAMP)    ## many more hypothesis examples, fresh random draws each run
+	$(PY) -m pytest --hypothesis-profile=thorough $(ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

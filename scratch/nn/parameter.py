@@ -1,0 +1,33 @@
+"""Parameter: an array the optimizer may change, with the gradient that tells it how.
+
+Twin of `torch.nn.Parameter`. `.data` holds the values; `.grad` is None until a backward pass
+fills it, and backward passes *add* into it (as autograd does) until `zero_grad()`.
+"""
+import numpy as np
+
+from scratch._backend import array_module
+
+
+class Parameter:
+    """A learnable array.   data (*) ; grad None or (*), same shape and dtype as data."""
+
+    def __init__(self, data, requires_grad=True):
+        xp = array_module(data)
+        data = xp.asarray(data)
+        if not xp.issubdtype(data.dtype, xp.floating):
+            # torch: "Only Tensors of floating point dtype can require gradients"
+            raise TypeError(f"Parameter data must be floating point, got dtype {data.dtype}")
+        self.data = data
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    def __repr__(self):
+        return f"Parameter containing:\n{self.data!r}"

@@ -1,0 +1,35 @@
+"""What "equal" means, in one place, and small helpers both twins' tests share.
+
+float64: agreement to ~1e-10 relative (DESIGN.md); the atol covers values that should be 0 and
+         come out as rounding noise (1e-10 is still a million times tighter than float32 can do).
+float32: torch.testing's defaults for float32 (rtol 1.3e-6, atol 1e-5).
+"""
+import numpy as np
+import torch
+
+TOLERANCES = {
+    np.dtype(np.float64): dict(rtol=1e-10, atol=1e-10),
+    np.dtype(np.float32): dict(rtol=1.3e-6, atol=1e-5),
+}
+
+
+def to_numpy(x):
+    """A tensor (any device) or array-like as a NumPy array."""
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().numpy()
+    if type(x).__module__.split(".")[0] == "cupy":
+        return x.get()
+    return np.asarray(x)
+
+
+def assert_close(actual, expected, dtype=None, *, scale=1.0, err_msg=""):
+    """actual == expected within the tolerance for `dtype` (default: expected's dtype).
+
+    scale multiplies atol, for quantities whose natural size is far from 1 (a written reason
+    goes with every use).
+    """
+    actual, expected = to_numpy(actual), to_numpy(expected)
+    dtype = np.dtype(dtype or expected.dtype)
+    tol = TOLERANCES[dtype]
+    assert actual.shape == expected.shape, f"shape {actual.shape} != {expected.shape}. {err_msg}"
+    np.testing.assert_allclose(actual, expected, rtol=tol["rtol"], atol=tol["atol"] * scale, err_msg=err_msg)

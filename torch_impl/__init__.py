@@ -1,0 +1,1 @@
+"""The notes, written with torch: file for file and name for name the twins of `scratch/`."""
