@@ -51,3 +51,27 @@ def float_array(name, value):
         bad = np.argwhere(~np.isfinite(arr))[0]
         raise ValueError(f"{name} must be finite, got {arr[tuple(bad)]} at index {tuple(int(i) for i in bad)}")
     return arr
+
+
+def binary_classification_data(inputs, targets, input_dim):
+    """Check a perceptron's training data; returns (X (n, input_dim), y (n,)) as float64 copies.
+
+    inputs (n, input_dim) of finite numbers, n >= 1; targets (n,) or (n, 1) of 0s and 1s.
+    """
+    X = float_array("inputs", inputs).astype(np.float64)
+    if X.ndim != 2:
+        raise ValueError(f"inputs must have shape (num_samples, input_dim), got shape {X.shape}")
+    if X.shape[0] == 0:
+        raise ValueError("inputs is empty: need at least one sample")
+    if X.shape[1] != input_dim:
+        raise ValueError(f"inputs must have {input_dim} features (the model's input_dim), got {X.shape[1]}")
+    y = float_array("targets", targets).astype(np.float64)
+    if not (y.shape == (X.shape[0],) or y.shape == (X.shape[0], 1)):
+        raise ValueError(
+            f"targets must have shape ({X.shape[0]},) or ({X.shape[0]}, 1) to match {X.shape[0]} inputs, got shape {y.shape}"
+        )
+    y = y.reshape(-1)
+    bad = ~np.isin(y, (0.0, 1.0))
+    if bad.any():
+        raise ValueError(f"targets must be 0 or 1, got {y[bad][0]} at index {int(np.argmax(bad))}")
+    return X, y

@@ -195,17 +195,29 @@ class Adam(Optimizer):
                         p.data *= 1 - lr * weight_decay
                     else:
                         g = g + weight_decay * p.data
-                m += (1 - beta1) * (g - m)  # = beta1 * m + (1 - beta1) * g, as torch's lerp
+                _lerp_(m, g, 1 - beta1)  # m <- beta1 * m + (1 - beta1) * g
                 v *= beta2
-                v += (1 - beta2) * g * g
+                v += (1 - beta2) * g * g  # v <- beta2 * v + (1 - beta2) * g^2
                 if amsgrad:
                     xp.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
                     v = state["max_exp_avg_sq"]
 
-                bias_correction1 = 1 - beta1**t
+                step_size = lr / (1 - beta1**t)
                 bias_correction2_sqrt = (1 - beta2**t) ** 0.5
                 denom = xp.sqrt(v) / bias_correction2_sqrt + eps
-                p.data -= (lr / bias_correction1) * m / denom
+                p.data -= step_size * (m / denom)  # torch's addcdiv: m / denom first, then the scale
+
+
+def _lerp_(start, end, weight):
+    """start <- start + weight * (end - start), in place, rounded as torch.lerp_ rounds.
+
+    torch switches formulas at weight 0.5 so that weight 1 gives exactly `end`; with beta1 = 0 the
+    plain formula would leave an ulp of the old m behind, and Adam can amplify an ulp (see tests).
+    """
+    if weight < 0.5:
+        start += weight * (end - start)
+    else:
+        start[...] = end - (end - start) * (1 - weight)
 
 
 def _real(value, message, nonnegative=True, below_one=False):

@@ -1,0 +1,46 @@
+"""torch.nn.init's default initialisations, drawn from a NumPy Generator the caller can seed.
+
+torch draws from its own global generator, so the same seed gives different numbers in the two
+twins; what is the same is the *distribution*. To start both twins from identical weights, copy
+them across with state_dict (that is what the equivalence tests do).
+"""
+import math
+
+import numpy as np
+
+
+def _calculate_fan_in_and_fan_out(shape):
+    """fan_in = shape[1] * receptive field, fan_out = shape[0] * receptive field (torch's rule)."""
+    if len(shape) < 2:
+        raise ValueError("Fan in and fan out can not be computed for an array with fewer than 2 dimensions")
+    receptive_field = math.prod(shape[2:])
+    return shape[1] * receptive_field, shape[0] * receptive_field
+
+
+def calculate_gain(nonlinearity, param=None):
+    """The gain torch uses to keep activations' variance steady; only what the layers here need."""
+    if nonlinearity in ("linear", "sigmoid") or nonlinearity.startswith("conv"):
+        return 1.0
+    if nonlinearity == "tanh":
+        return 5.0 / 3
+    if nonlinearity == "relu":
+        return math.sqrt(2.0)
+    if nonlinearity == "leaky_relu":
+        negative_slope = 0.01 if param is None else param
+        return math.sqrt(2.0 / (1 + negative_slope**2))
+    raise ValueError(f"Unsupported nonlinearity {nonlinearity}")
+
+
+def uniform_(array, a=0.0, b=1.0, generator=None):
+    """Fill `array` in place from U(a, b)."""
+    generator = np.random.default_rng() if generator is None else generator
+    array[...] = generator.uniform(a, b, size=array.shape)
+    return array
+
+
+def kaiming_uniform_(array, a=0.0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
+    """Fill `array` in place from U(-bound, bound), bound = gain * sqrt(3 / fan) (He et al., 2015)."""
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(array.shape)
+    fan = fan_in if mode == "fan_in" else fan_out
+    bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / fan) if fan > 0 else 0.0
+    return uniform_(array, -bound, bound, generator)

@@ -1,0 +1,72 @@
+"""Linear: y = x W^T + b. Twin of `torch.nn.Linear` (same arguments, weight (out, in), bias (out,))."""
+import math
+
+import numpy as np
+
+from scratch._backend import array_module
+from scratch.nn import init
+from scratch.nn.module import Module
+from scratch.nn.parameter import Parameter
+
+
+class Linear(Module):
+    """input (*, in_features) -> (*, out_features).   weight (out, in) · bias (out,)
+
+    Initialised as torch does: weight by kaiming_uniform_(a=sqrt(5)), i.e. U(-1/sqrt(in), 1/sqrt(in)),
+    and bias from the same U(-1/sqrt(in), 1/sqrt(in)).
+    """
+
+    def __init__(self, in_features, out_features, bias=True, *, dtype=np.float32, generator=None):
+        super().__init__()
+        for name, value in (("in_features", in_features), ("out_features", out_features)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"dtype must be a floating-point dtype, got {dtype}")
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype))
+        self.bias = Parameter(np.empty((out_features,), dtype=dtype)) if bias else None
+        self.reset_parameters(generator)
+
+    def reset_parameters(self, generator=None):
+        generator = np.random.default_rng() if generator is None else generator
+        init.kaiming_uniform_(self.weight.data, a=math.sqrt(5), generator=generator)
+        if self.bias is not None:
+            bound = 1 / math.sqrt(self.in_features)
+            init.uniform_(self.bias.data, -bound, bound, generator)
+
+    def forward(self, input):
+        """input (*, in) -> (*, out)"""
+        if input.shape[-1:] != (self.in_features,):
+            raise ValueError(f"Linear expected input of shape (*, {self.in_features}), got {tuple(input.shape)}")
+        if input.dtype != self.weight.dtype:
+            raise TypeError(f"Linear expected input of dtype {self.weight.dtype} (its weight's), got {input.dtype}")
+        self._input = input  # backward needs x for dL/dW
+        out = input @ self.weight.data.T
+        if self.bias is not None:
+            out += self.bias.data
+        return out
+
+    def backward(self, grad_output):
+        """grad_output (*, out) -> grad_input (*, in); adds dL/dW (out, in) and dL/db (out,) into .grad"""
+        if getattr(self, "_input", None) is None:
+            raise RuntimeError("Linear.backward called before forward")
+        x = self._input
+        expected = x.shape[:-1] + (self.out_features,)
+        if grad_output.shape != expected:
+            raise ValueError(f"grad_output must have the output's shape {expected}, got {tuple(grad_output.shape)}")
+        xp = array_module(x)
+        g2, x2 = grad_output.reshape(-1, self.out_features), x.reshape(-1, self.in_features)  # fold the * dims
+        # dL/dW = g^T x   (out, N) @ (N, in) -> (out, in)
+        grad_weight = g2.T @ x2
+        self.weight.grad = grad_weight if self.weight.grad is None else self.weight.grad + grad_weight
+        if self.bias is not None:
+            # dL/db = sum over the batch of g   (N, out) -> (out,)
+            grad_bias = xp.sum(g2, axis=0)
+            self.bias.grad = grad_bias if self.bias.grad is None else self.bias.grad + grad_bias
+        # dL/dx = g W   (*, out) @ (out, in) -> (*, in)
+        return grad_output @ self.weight.data
+
+    def extra_repr(self):
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

@@ -1,0 +1,165 @@
+"""Module: the base of every layer and model. Twin of `torch.nn.Module`.
+
+It does the bookkeeping torch.nn.Module does, by the same names: attributes that are Parameters,
+buffers or Modules are registered in the order they are set, so `named_parameters()` and
+`state_dict()` yield torch's dotted names ('fc1.weight', 'linear.bias', ...) in torch's order.
+What torch does with autograd, a scratch module does by hand: `forward` keeps what `backward`
+needs, and `backward(grad_output)` returns the gradient for the input and *adds* the parameters'
+gradients into `p.grad`, until `zero_grad()`.
+"""
+from collections import OrderedDict
+
+import numpy as np
+
+from scratch._backend import array_module
+from scratch.nn.parameter import Parameter
+
+
+class Module:
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"call super().__init__() in {type(self).__name__}.__init__ before setting attributes")
+        for registry in (self._parameters, self._buffers, self._modules):
+            registry.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        object.__setattr__(self, name, value)
+
+    def register_buffer(self, name, array):
+        """A state array that is saved in state_dict but is not a Parameter (BatchNorm's running mean)."""
+        self._buffers[name] = array
+        object.__setattr__(self, name, array)
+
+    # --- the forward and backward passes
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} has no forward()")
+
+    def backward(self, grad_output):
+        raise NotImplementedError(f"{type(self).__name__} has no backward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # --- traversal, with torch's dotted names
+
+    def named_modules(self, prefix=""):
+        yield prefix, self
+        for name, module in self._modules.items():
+            yield from module.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def children(self):
+        return iter(self._modules.values())
+
+    def named_parameters(self, prefix="", recurse=True):
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for module_prefix, module in modules:
+            for name, p in module._parameters.items():
+                yield (f"{module_prefix}.{name}" if module_prefix else name), p
+
+    def parameters(self, recurse=True):
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix=""):
+        for module_prefix, module in self.named_modules(prefix):
+            for name, b in module._buffers.items():
+                yield (f"{module_prefix}.{name}" if module_prefix else name), b
+
+    def zero_grad(self, set_to_none=True):
+        for p in self.parameters():
+            if set_to_none:
+                p.grad = None
+            elif p.grad is not None:
+                p.grad[...] = 0
+
+    def train(self, mode=True):
+        for _, module in self.named_modules():
+            object.__setattr__(module, "training", bool(mode))
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    # --- saving and loading: the contract with the torch twin
+
+    def state_dict(self):
+        """{torch's dotted name: a copy of the array}, parameters then buffers of each module in order.
+
+        torch returns tensors that share memory with the module; these are copies, so changing one
+        never changes the model behind your back.
+        """
+        out = OrderedDict()
+        for module_prefix, module in self.named_modules():
+            for registry in (module._parameters, module._buffers):
+                for name, value in registry.items():
+                    array = value.data if isinstance(value, Parameter) else value
+                    out[f"{module_prefix}.{name}" if module_prefix else name] = array.copy()
+        return out
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy values in from a {name: array-like} dict (NumPy arrays, CPU tensors, lists).
+
+        Checks every key, shape and dtype first and changes nothing if any is wrong: missing or
+        unexpected keys (with strict=True), a shape unlike the module's, a non-numeric or complex
+        array. Values are cast to the module's dtype, as torch's load_state_dict casts.
+        """
+        if not hasattr(state_dict, "keys"):
+            raise TypeError(f"state_dict must be a mapping of names to arrays, got {type(state_dict).__name__}")
+        targets = {}
+        for module_prefix, module in self.named_modules():
+            for name in list(module._parameters) + list(module._buffers):
+                targets[f"{module_prefix}.{name}" if module_prefix else name] = (module, name)
+        missing = [k for k in targets if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in targets]
+        if strict and (missing or unexpected):
+            raise KeyError(
+                f"Error(s) in loading state_dict for {type(self).__name__}: "
+                f"missing keys {missing}, unexpected keys {unexpected} (expected exactly {list(targets)})"
+            )
+        staged = []
+        for key, (module, name) in targets.items():
+            if key not in state_dict:
+                continue
+            current = module._parameters[name].data if name in module._parameters else module._buffers[name]
+            value = _as_array(key, state_dict[key], array_module(current))
+            if value.shape != current.shape:
+                raise ValueError(
+                    f"size mismatch for {key}: copying a param with shape {value.shape} from the state_dict, "
+                    f"the shape in the current model is {current.shape}"
+                )
+            staged.append((current, value))
+        for current, value in staged:  # only now, with every check passed, change the model
+            current[...] = value
+        return missing, unexpected
+
+    def __repr__(self):
+        lines = [f"({name}): " + repr(m).replace("\n", "\n  ") for name, m in self._modules.items()]
+        extra = self.extra_repr()
+        if not lines:
+            return f"{type(self).__name__}({extra})"
+        return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
+
+    def extra_repr(self):
+        return ""
+
+
+def _as_array(key, value, xp):
+    if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor, maybe on a GPU or requiring grad
+        value = value.detach().cpu().numpy()
+    try:
+        array = xp.asarray(value)
+    except Exception as exc:
+        raise TypeError(f"state_dict[{key!r}] must be array-like, got {type(value).__name__}: {exc}") from None
+    kind = np.dtype(array.dtype).kind
+    if kind not in "fiub":
+        raise TypeError(f"state_dict[{key!r}] must hold real numbers, got dtype {array.dtype}")
+    return array
