@@ -57,7 +57,10 @@ def train_perceptron(model, inputs, targets, learning_rate=0.01, epochs=10, *, m
     epochs = _validate.integer("epochs", epochs, low=1)
     if mistakes_per_epoch is not None and not isinstance(mistakes_per_epoch, list):
         raise TypeError(f"mistakes_per_epoch must be a list or None, got {type(mistakes_per_epoch).__name__}")
-    X, Y = X.astype(w.dtype), Y.astype(w.dtype)
+    with np.errstate(over="ignore"):  # an overflowing cast is reported just below, in words
+        X, Y = X.astype(w.dtype), Y.astype(w.dtype)
+    if not np.isfinite(X).all():
+        raise ValueError(f"inputs overflow the model's dtype {w.dtype}: scale them down")
     saved = w.copy(), b.copy()
 
     with np.errstate(over="raise", invalid="raise"):

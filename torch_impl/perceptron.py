@@ -47,6 +47,8 @@ def train_perceptron(model, inputs, targets, learning_rate=0.01, epochs=10, *, m
         raise TypeError(f"mistakes_per_epoch must be a list or None, got {type(mistakes_per_epoch).__name__}")
     X = torch.from_numpy(X).to(dtype=w.dtype, device=w.device)
     Y = torch.from_numpy(Y).to(dtype=w.dtype, device=w.device)
+    if not torch.isfinite(X).all():
+        raise ValueError(f"inputs overflow the model's dtype {w.dtype}: scale them down")
     saved = w.detach().clone(), b.detach().clone()
 
     with torch.no_grad():
