@@ -1,0 +1,72 @@
+"""python -m benchmarks [--quick] [--device cpu|cuda|all] [--out DIR] [--threads N]
+
+Times every model for scratch-NumPy and torch-CPU, and where a GPU is present scratch-CuPy and
+torch-CUDA, with torch.utils.benchmark (warm-up, adaptive run counts, CUDA synchronisation).
+Writes results.csv, results.json, report.md and PNG plots to --out.
+"""
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+# On a machine with few cores, NumPy's BLAS pool and torch's OpenMP pool each spin-wait after
+# work and steal the cores from each other: torch's timings then jump tenfold at random. Passive
+# waiting (set before torch loads OpenMP) removes that; the report states the setting.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[1])
+    parser.add_argument("--quick", action="store_true", help="fewer sizes, shorter runs (about a minute on 2 cores)")
+    parser.add_argument("--device", choices=["cpu", "cuda", "all"], default="all",
+                        help="which implementations to time; 'all' (default) adds the GPU ones where a GPU is present")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results", help="output folder")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="CPU threads for torch and BLAS (default: all cores)")
+    parser.add_argument("--tf32", action="store_true", help="allow TF32 on CUDA matmuls (default: off, true float32)")
+    parser.add_argument("--min-run-time", type=float, default=None, help="seconds per measurement (default 0.1 quick, 0.4 full)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.threads < 1:
+        sys.exit(f"--threads must be >= 1, got {args.threads}")
+    # Fix thread counts before the numerical libraries start their pools.
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=args.threads)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from benchmarks import cases, environment, report, timing
+
+    impls = list(cases.CPU_IMPLS) if args.device in ("cpu", "all") else []
+    gpu_reason = environment.gpu_missing()
+    if args.device in ("cuda", "all"):
+        if gpu_reason is None:
+            impls += list(cases.GPU_IMPLS)
+            torch.backends.cuda.matmul.allow_tf32 = args.tf32
+            torch.backends.cudnn.allow_tf32 = args.tf32
+        elif args.device == "cuda":
+            sys.exit(f"--device cuda: {gpu_reason}")
+        else:
+            print(f"GPU benchmarks skipped: {gpu_reason}")
+    min_run_time = args.min_run_time or (0.1 if args.quick else 0.4)
+
+    env = environment.describe(args.threads, tf32=args.tf32 if gpu_reason is None else None)
+    all_cases = list(cases.gemm_cases(impls, args.quick)) + list(cases.all_cases(impls, args.quick))
+    estimate = len(all_cases) * (min_run_time * 1.6 + 0.05)
+    print(f"{len(all_cases)} measurements, about {estimate / 60:.1f} min on this machine "
+          f"({args.threads} threads; implementations: {', '.join(impls)})")
+
+    started = time.perf_counter()
+    rows = timing.run(all_cases, min_run_time, args.threads)
+    env["wall_time_s"] = round(time.perf_counter() - started, 1)
+    args.out.mkdir(parents=True, exist_ok=True)
+    written = report.write(rows, env, args.out)
+    print(f"done in {env['wall_time_s']} s; wrote " + ", ".join(str(p) for p in written))
+
+
+if __name__ == "__main__":
+    main()

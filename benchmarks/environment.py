@@ -1,0 +1,52 @@
+"""The facts a timing means nothing without: machine, versions, BLAS, threads, TF32."""
+import importlib.util
+import os
+import platform
+
+import numpy as np
+import torch
+
+
+def gpu_missing():
+    """Why GPU implementations cannot run here, or None."""
+    if not torch.cuda.is_available():
+        return "no CUDA device visible to torch"
+    if importlib.util.find_spec("cupy") is None:
+        return "CuPy is not installed (pip install -e '.[gpu]'), so scratch cannot run on the GPU"
+    return None
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def describe(threads, tf32=None):
+    from threadpoolctl import threadpool_info
+
+    env = {
+        "cpu": cpu_model(),
+        "threads": threads,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": torch.__version__,
+        "numpy_blas": ", ".join(f"{i['internal_api']} {i.get('version') or ''} ({i['num_threads']} threads)".replace("  ", " ")
+                                for i in threadpool_info() if i["user_api"] == "blas"),
+        "torch_blas": "MKL" if torch.backends.mkl.is_available() else "other (see torch.__config__.show())",
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(unset)"),
+        "gpu": None,
+    }
+    if tf32 is not None and torch.cuda.is_available():
+        import cupy
+
+        env["gpu"] = torch.cuda.get_device_name()
+        env["cuda"] = torch.version.cuda
+        env["cupy"] = cupy.__version__
+        env["tf32"] = bool(tf32)
+    return env

@@ -1,0 +1,176 @@
+"""Write the results: results.csv and results.json (every figure), report.md (tables, findings) and
+PNG plots (time against size per implementation, log-log; the CPU/GPU crossover where a GPU ran)."""
+import csv
+import datetime
+import json
+from collections import defaultdict
+
+PEAK_MODEL = "GEMM float32 (peak)"
+PAIRS = [("scratch-numpy", "torch-cpu"), ("scratch-cupy", "torch-cuda")]
+
+
+def _fmt_time(seconds):
+    for unit, scale in (("s", 1), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds * 1e9:.3g} ns"
+
+
+def peaks(rows):
+    """The best GEMM FLOP/s measured on each side (CPU, GPU)."""
+    out = {}
+    for r in rows:
+        if r["model"] == PEAK_MODEL:
+            side = "gpu" if r["impl"] in ("scratch-cupy", "torch-cuda") else "cpu"
+            out[side] = max(out.get(side, 0.0), r["flop_per_s"])
+    return out
+
+
+def by_model(rows):
+    grouped = defaultdict(lambda: defaultdict(dict))  # model -> size -> impl -> row
+    for r in rows:
+        grouped[r["model"]][r["size"]][r["impl"]] = r
+    return grouped
+
+
+def markdown(rows, env):
+    peak = peaks(rows)
+    impls = [i for i in ("scratch-numpy", "torch-cpu", "scratch-cupy", "torch-cuda") if any(r["impl"] == i for r in rows)]
+    lines = [
+        "# Benchmarks: scratch (NumPy/CuPy) against torch",
+        "",
+        f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC in {env['wall_time_s']} s.",
+        "",
+        "| machine | |", "|---|---|",
+        f"| CPU | {env['cpu']} |",
+        f"| threads | {env['threads']} (torch and NumPy's BLAS both pinned to it); OMP_WAIT_POLICY={env['omp_wait_policy']} |",
+        f"| versions | Python {env['python']}, NumPy {env['numpy']}, torch {env['torch']} |",
+        f"| BLAS | NumPy: {env['numpy_blas']}; torch: {env['torch_blas']} |",
+    ]
+    if env.get("gpu"):
+        lines.append(f"| GPU | {env['gpu']}, CUDA {env['cuda']}, CuPy {env['cupy']}, TF32 {'on' if env['tf32'] else 'off'} |")
+    else:
+        lines.append("| GPU | none in this run |")
+    lines += [
+        "",
+        "Times are medians over blocks of runs chosen by `torch.utils.benchmark`; ± is the",
+        "interquartile range. *scratch/torch* below 1 means the handwritten code is faster.",
+        "*% peak* is the achieved FLOP/s over the best float32 GEMM measured in this run on that side.",
+        "",
+    ]
+    if peak:
+        lines.append("**Measured GEMM peak:** " + ", ".join(f"{side.upper()} {v / 1e9:.1f} GFLOP/s" for side, v in peak.items()))
+        lines.append("")
+    findings = []
+    for model, sizes in by_model(rows).items():
+        lines += [f"## {model}", ""]
+        header = ["size"] + impls + [f"{a.split('-')[0]}/{b.split('-')[0]} ({b.split('-')[1]})"
+                                     for a, b in PAIRS if a in impls and b in impls]
+        if any(r["flops"] for s in sizes.values() for r in s.values()):
+            header.append("% peak (best impl)")
+        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for size in sorted(sizes):
+            cells = sizes[size]
+            row = [next(iter(cells.values()))["size_label"]]
+            for impl in impls:
+                r = cells.get(impl)
+                row.append(f"{_fmt_time(r['median_s'])} ± {_fmt_time(r['iqr_s'])}" if r else "—")
+            for a, b in PAIRS:
+                if a in impls and b in impls:
+                    if a in cells and b in cells:
+                        ratio = cells[a]["median_s"] / cells[b]["median_s"]
+                        row.append(f"{ratio:.2f}×")
+                        findings.append((model, cells[a]["size_label"], a, b, ratio))
+                    else:
+                        row.append("—")
+            if "% peak (best impl)" in header:
+                best = min(cells.values(), key=lambda r: r["median_s"])
+                side = "gpu" if best["impl"] in ("scratch-cupy", "torch-cuda") else "cpu"
+                pct = 100 * best["flop_per_s"] / peak[side] if best["flop_per_s"] and side in peak else None
+                row.append(f"{pct:.1f}% ({best['impl']})" if pct is not None else "—")
+            lines.append("| " + " | ".join(row) + " |")
+        lines.append("")
+    lines += ["## Findings", ""] + _findings(findings, rows)
+    lines += ["", "Plots: `scaling.png` (time against size, log-log)" +
+              (", `crossover.png` (where the GPU starts to win)" if env.get("gpu") else "") + "."]
+    return "\n".join(lines) + "\n"
+
+
+def _findings(ratios, rows):
+    out = []
+    for (a, b) in PAIRS:
+        rs = [(m, s, r) for (m, s, x, y, r) in ratios if (x, y) == (a, b) and m != PEAK_MODEL]
+        if not rs:
+            continue
+        faster = [f"{m} at {s} ({r:.2f}×)" for m, s, r in rs if r < 1]
+        slower = [f"{m} at {s} ({r:.2f}×)" for m, s, r in rs if r >= 1]
+        out.append(f"- **{a} vs {b}**: faster in {len(faster)} of {len(rs)} cases." +
+                   (f" Slower in: {'; '.join(slower)}." if slower else ""))
+    for model, sizes in by_model(rows).items():
+        cross = [s for s in sorted(sizes) if "torch-cuda" in sizes[s] and "torch-cpu" in sizes[s]
+                 and sizes[s]["torch-cuda"]["median_s"] < sizes[s]["torch-cpu"]["median_s"]]
+        if any("torch-cuda" in c for c in sizes.values()):
+            out.append(f"- **{model}**: torch on the GPU beats torch on the CPU " +
+                       (f"from {sizes[cross[0]]['torch-cpu']['size_label']}." if cross else "at no size measured."))
+    return out or ["- (no pairs to compare)"]
+
+
+def plots(rows, env, out):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    grouped = by_model(rows)
+    models = list(grouped)
+    cols = 3
+    fig, axes = plt.subplots((len(models) + cols - 1) // cols, cols, figsize=(5 * cols, 3.8 * ((len(models) + cols - 1) // cols)),
+                             squeeze=False)
+    styles = {"scratch-numpy": ("C0", "-o"), "torch-cpu": ("C1", "-s"), "scratch-cupy": ("C2", "--o"), "torch-cuda": ("C3", "--s")}
+    for ax, model in zip(axes.flat, models):
+        for impl, (color, style) in styles.items():
+            pts = sorted((s, c[impl]["median_s"]) for s, c in grouped[model].items() if impl in c)
+            if pts:
+                ax.loglog(*zip(*pts), style, color=color, label=impl)
+        ax.set_title(model, fontsize=10)
+        ax.set_xlabel("size")
+        ax.set_ylabel("median time per call (s)")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    for ax in list(axes.flat)[len(models):]:
+        ax.set_visible(False)
+    fig.suptitle(f"scratch vs torch — {env['cpu']}, {env['threads']} threads" + (f"; {env['gpu']}" if env.get("gpu") else ""))
+    fig.tight_layout()
+    written = [out / "scaling.png"]
+    fig.savefig(written[0], dpi=110)
+    plt.close(fig)
+
+    if env.get("gpu"):
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for model in models:
+            pts = sorted((s, c["torch-cpu"]["median_s"] / c["torch-cuda"]["median_s"])
+                         for s, c in grouped[model].items() if "torch-cpu" in c and "torch-cuda" in c)
+            if pts:
+                ax.loglog(*zip(*pts), "-o", label=model)
+        ax.axhline(1.0, color="k", lw=1)
+        ax.set_xlabel("size")
+        ax.set_ylabel("CPU time / GPU time (torch)  — above 1: the GPU wins")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        written.append(out / "crossover.png")
+        fig.savefig(written[-1], dpi=110)
+        plt.close(fig)
+    return written
+
+
+def write(rows, env, out):
+    keys = list(rows[0])
+    with open(out / "results.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(rows)
+    with open(out / "results.json", "w") as f:
+        json.dump({"environment": env, "results": rows}, f, indent=1)
+    (out / "report.md").write_text(markdown(rows, env))
+    return [out / "report.md", out / "results.csv", out / "results.json"] + plots(rows, env, out)

@@ -1,0 +1,25 @@
+"""Timing with torch.utils.benchmark: it warms up, picks the number of runs per block, and
+synchronises the GPU around each block (torch.cuda.synchronize waits for CuPy's kernels too)."""
+import torch.utils.benchmark as tbench
+from tqdm import tqdm
+
+
+def measure(fn, min_run_time, threads):
+    fn()  # warm-up outside the timer: first-call allocations, lazy imports, cuBLAS handles
+    timer = tbench.Timer(stmt="fn()", globals={"fn": fn}, num_threads=threads)
+    return timer.blocked_autorange(min_run_time=min_run_time)
+
+
+def run(cases, min_run_time, threads):
+    rows = []
+    for case in tqdm(cases, desc="benchmarks", unit="case", dynamic_ncols=True):
+        m = measure(case.fn, min_run_time, threads)
+        times = sorted(m.times)
+        rows.append({
+            "model": case.model, "size": case.size, "size_label": case.size_label, "impl": case.impl,
+            "median_s": m.median, "iqr_s": m.iqr,
+            "q25_s": times[len(times) // 4], "q75_s": times[(3 * len(times)) // 4],
+            "blocks": len(m.times), "runs_per_block": m.number_per_run,
+            "flops": case.flops, "flop_per_s": case.flops / m.median if case.flops else None,
+        })
+    return rows
