@@ -33,3 +33,13 @@ def assert_close(actual, expected, dtype=None, *, scale=1.0, err_msg=""):
     tol = TOLERANCES[dtype]
     assert actual.shape == expected.shape, f"shape {actual.shape} != {expected.shape}. {err_msg}"
     np.testing.assert_allclose(actual, expected, rtol=tol["rtol"], atol=tol["atol"] * scale, err_msg=err_msg)
+
+
+def assert_matches_finite_differences(analytic, numeric, f_value, err_msg=""):
+    """A backward's gradient against central differences (h = 1e-6, float64).
+
+    Their error is truncation ~h^2 |f'''| plus rounding ~eps |f| / h = 2.2e-10 |f|: the absolute
+    tolerance therefore scales with |f| (1e-7 |f|, a margin of ~500 over the rounding), and the
+    relative one, 1e-6, covers the truncation for the smooth functions tested.
+    """
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-7 * max(1.0, abs(float(f_value))), err_msg=err_msg)

@@ -1,0 +1,31 @@
+"""Sequential: modules applied in order. Twin of torch.nn.Sequential (state_dict keys '0.weight', ...)."""
+from scratch.nn.module import Module
+
+
+class Sequential(Module):
+    def __init__(self, *modules):
+        super().__init__()
+        for i, module in enumerate(modules):
+            if not isinstance(module, Module):
+                raise TypeError(f"Sequential takes scratch.nn Modules, got {type(module).__name__} at position {i}")
+            setattr(self, str(i), module)
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __getitem__(self, i):
+        return list(self._modules.values())[i]
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def forward(self, input):
+        for module in self:
+            input = module(input)
+        return input
+
+    def backward(self, grad_output):
+        # the chain rule: each module turns dL/d(its output) into dL/d(its input), last to first
+        for module in reversed(list(self)):
+            grad_output = module.backward(grad_output)
+        return grad_output

@@ -1,0 +1,194 @@
+"""Twins of torch.nn.functional's forward functions: the same signatures and defaults.
+
+Only forward passes live here; each layer module (activation.py, loss.py) pairs its forward with
+the backward written beside it. An option torch has and this file does not support raises
+NotImplementedError naming it — never a silent difference.
+
+Where this is stricter than torch: a loss whose input and target shapes differ raises instead of
+broadcasting ((n,) against (n, 1) would become (n, n) — torch only warns), and class indices out
+of range raise a ValueError naming the offender.
+"""
+import numpy as np
+
+from scratch._backend import array_module
+
+REDUCTIONS = ("none", "mean", "sum")
+
+
+def _unsupported(**options):
+    for name, value in options.items():
+        if value is not None:
+            raise NotImplementedError(f"{name}={value!r} is not supported by scratch.nn.functional")
+
+
+def _check_reduction(reduction):
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+
+
+def _reduce(loss, reduction):
+    xp = array_module(loss)
+    if reduction == "mean":
+        return xp.mean(loss)
+    if reduction == "sum":
+        return xp.sum(loss)
+    return loss
+
+
+def _check_same_shape(input, target, what="input"):
+    if input.shape != target.shape:
+        raise ValueError(
+            f"target shape {tuple(target.shape)} must equal {what} shape {tuple(input.shape)} "
+            "(broadcasting them, as (n,) against (n, 1) -> (n, n), is the classic silent bug)"
+        )
+
+
+# --- layers and activations
+
+
+def linear(input, weight, bias=None):
+    """y = x W^T + b.   input (*, in) · weight (out, in) · bias (out,) -> (*, out)"""
+    out = input @ weight.T
+    return out + bias if bias is not None else out
+
+
+def relu(input, inplace=False):
+    """max(x, 0), elementwise; NaN stays NaN, as in torch."""
+    if inplace:
+        raise NotImplementedError("inplace=True is not supported by scratch.nn.functional.relu")
+    return array_module(input).maximum(input, 0)  # maximum propagates NaN
+
+
+def sigmoid(input):
+    """1 / (1 + e^-x), computed without overflow: e^-|x| never exceeds 1."""
+    xp = array_module(input)
+    e = xp.exp(-xp.abs(input))
+    return xp.where(input >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def tanh(input):
+    return array_module(input).tanh(input)
+
+
+def _implicit_dim(name, dim):
+    if dim is None:
+        raise NotImplementedError(f"{name}: dim=None (torch's deprecated implicit choice of dim) is not supported: pass dim")
+
+
+def _cast(input, dtype):
+    return input if dtype is None else input.astype(dtype)
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """x - logsumexp(x) along dim: shifting by the max first keeps exp from overflowing."""
+    _implicit_dim("log_softmax", dim)
+    input = _cast(input, dtype)
+    xp = array_module(input)
+    shifted = input - xp.max(input, axis=dim, keepdims=True)
+    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=dim, keepdims=True))
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """e^x / sum(e^x) along dim, shifted by the max (the ratio is unchanged, exp cannot overflow)."""
+    _implicit_dim("softmax", dim)
+    input = _cast(input, dtype)
+    xp = array_module(input)
+    e = xp.exp(input - xp.max(input, axis=dim, keepdims=True))
+    return e / xp.sum(e, axis=dim, keepdims=True)
+
+
+# --- losses
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """(x - y)^2, reduced.   input (*) · target (*), the same shape"""
+    _unsupported(size_average=size_average, reduce=reduce, weight=weight)
+    _check_reduction(reduction)
+    _check_same_shape(input, target)
+    return _reduce((input - target) ** 2, reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
+                                     reduction="mean", pos_weight=None):
+    """-[p y log s(x) + (1 - y) log(1 - s(x))] * w, s = sigmoid, p = pos_weight.   input (*) · target (*)
+
+    Written as (1 - y) x + (1 + (p - 1) y) softplus(-x), with softplus(-x) = log(1 + e^-|x|) + max(-x, 0),
+    the form torch uses: it never takes the log of a sigmoid that has rounded to 0 or 1.
+    weight broadcasts to input's shape; pos_weight to its last dimension (one per class).
+    """
+    _unsupported(size_average=size_average, reduce=reduce)
+    _check_reduction(reduction)
+    _check_same_shape(input, target)
+    xp = array_module(input)
+    softplus_neg = xp.log1p(xp.exp(-xp.abs(input))) + xp.maximum(-input, 0)  # -log s(x)
+    log_weight = 1 + (pos_weight - 1) * target if pos_weight is not None else 1
+    loss = (1 - target) * input + log_weight * softplus_neg
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                  reduction="mean", label_smoothing=0.0):
+    """Softmax cross-entropy over classes.   input (C,), (N, C) or (N, C, d1, ...); target either
+
+    class indices — () , (N,) or (N, d1, ...), integers in [0, C) or ignore_index — or class
+    probabilities — input's shape, floating point. The loss and its normalisation follow torch
+    (docs of torch.nn.CrossEntropyLoss):
+      indices:       l_n = -w[y_n] log p[n, y_n];  mean = sum l_n / sum of w[y_n] over kept n
+      probabilities: l_n = -sum_c w_c q[n, c] log p[n, c];  mean = sum l_n / N
+      label_smoothing e: indices mix in  (e / C) * (-sum_c w_c log p[n, c]), same denominator;
+                         probabilities become q (1 - e) + e / C.
+    """
+    _unsupported(size_average=size_average, reduce=reduce)
+    _check_reduction(reduction)
+    targets = _cross_entropy_targets(input, target, weight, ignore_index, label_smoothing)
+    T, denominator = targets  # the weighted target distribution (input's shape), and the mean's divisor
+    logp = log_softmax(input, dim=1 if input.ndim > 1 else 0)
+    xp = array_module(input)
+    loss = -xp.sum(T * logp, axis=1 if input.ndim > 1 else 0)  # (N, d1, ...) or ()
+    if reduction == "mean":
+        with np.errstate(invalid="ignore", divide="ignore"):  # every target ignored: 0/0 = nan, as torch
+            return xp.sum(loss) / denominator
+    return xp.sum(loss) if reduction == "sum" else loss
+
+
+def _cross_entropy_targets(input, target, weight, ignore_index, label_smoothing):
+    """Checks, then T: the weighted target distribution, input's shape, so that the loss per sample is
+    -sum_c T[n, c] log p[n, c]; and the denominator of reduction='mean'. The backward reuses both."""
+    xp = array_module(input)
+    if input.ndim == 0:
+        raise ValueError("cross_entropy input must have a class dimension: (C,), (N, C) or (N, C, d1, ...)")
+    class_dim = 1 if input.ndim > 1 else 0
+    C = input.shape[class_dim]
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
+    if weight is not None and weight.shape != (C,):
+        raise ValueError(f"weight must have shape ({C},), one per class, got {tuple(weight.shape)}")
+    w = weight if weight is not None else xp.ones(C, dtype=input.dtype)
+    w_b = w.reshape((C,) + (1,) * (input.ndim - class_dim - 1))  # broadcasts along the class dim
+
+    if xp.issubdtype(target.dtype, xp.floating):  # class probabilities
+        _check_same_shape(input, target, "input (class probabilities)")
+        if ignore_index != -100:  # torch refuses it too: there is no class index to compare
+            raise ValueError(f"ignore_index is not supported for class-probability targets, got ignore_index={ignore_index}")
+        q = target * (1 - label_smoothing) + label_smoothing / C if label_smoothing else target
+        N = input.size // C
+        return w_b * q, N
+
+    if not xp.issubdtype(target.dtype, xp.integer):
+        raise TypeError(f"cross_entropy target must be class indices (integers) or probabilities (floats), got {target.dtype}")
+    expected = input.shape[:class_dim] + input.shape[class_dim + 1:]
+    if target.shape != expected:
+        raise ValueError(f"class-index target must have shape {expected} for input {tuple(input.shape)}, got {tuple(target.shape)}")
+    keep = target != ignore_index
+    bad = keep & ((target < 0) | (target >= C))
+    if bad.any():
+        raise ValueError(f"Target {int(target[bad].reshape(-1)[0])} is out of bounds: class indices must be in [0, {C}) or ignore_index={ignore_index}")
+    safe = xp.where(keep, target, 0)
+    one_hot = xp.moveaxis(xp.eye(C, dtype=input.dtype)[safe], -1, class_dim)  # (N, C, d...) from (N, d...)
+    keep_b = xp.expand_dims(keep, class_dim).astype(input.dtype)
+    T = (1 - label_smoothing) * w_b * one_hot + (label_smoothing / C) * w_b  # nll part + smoothing part
+    T = T * keep_b  # ignored positions contribute nothing
+    denominator = xp.sum(w[safe] * keep)  # sum of w[y_n] over the positions kept
+    return T, denominator

@@ -1,0 +1,114 @@
+"""Losses: MSELoss, BCEWithLogitsLoss, CrossEntropyLoss. Twins of torch.nn's.
+
+`loss = criterion(input, target)`, then `criterion.backward()` returns d loss / d input (and for
+reduction='none', `criterion.backward(grad_output)` with grad_output the loss's shape). Targets get
+no gradient here.
+"""
+from scratch._backend import array_module
+from scratch.nn import functional as F
+from scratch.nn.module import Module
+
+
+class _Loss(Module):
+    def __init__(self, size_average=None, reduce=None, reduction="mean"):
+        super().__init__()
+        F._unsupported(size_average=size_average, reduce=reduce)
+        F._check_reduction(reduction)
+        self.reduction = reduction
+
+    def _scale(self, grad_output, loss_shape, xp):
+        """d total / d loss-element: grad_output / (number averaged) for 'mean', grad_output otherwise."""
+        if getattr(self, "_cache", None) is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+        if self.reduction == "none":
+            if grad_output is None or grad_output.shape != loss_shape:
+                raise ValueError(f"with reduction='none', backward needs grad_output of the loss's shape {loss_shape}")
+            return grad_output
+        g = 1.0 if grad_output is None else grad_output
+        if xp.ndim(g) != 0:
+            raise ValueError(f"the loss is a scalar, so grad_output must be one, got shape {xp.shape(g)}")
+        return g
+
+    def extra_repr(self):
+        return f"reduction={self.reduction!r}"
+
+
+class MSELoss(_Loss):
+    """mean/sum/none of (x - y)^2.   input (*) · target (*) -> () or (*)"""
+
+    def forward(self, input, target):
+        loss = F.mse_loss(input, target, reduction=self.reduction)
+        self._cache = (input, target)
+        return loss
+
+    def backward(self, grad_output=None):
+        x, y = self._cache if getattr(self, "_cache", None) else (None, None)
+        g = self._scale(grad_output, getattr(x, "shape", None), array_module(x))
+        n = x.size if self.reduction == "mean" else 1
+        return g * 2 * (x - y) / n  # d/dx (x - y)^2 = 2 (x - y)
+
+
+class BCEWithLogitsLoss(_Loss):
+    """Sigmoid + binary cross-entropy in one stable step.   input (*) · target (*) of probabilities"""
+
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction="mean", pos_weight=None):
+        super().__init__(size_average, reduce, reduction)
+        self.weight, self.pos_weight = weight, pos_weight  # torch registers these as buffers
+        if weight is not None:
+            self.register_buffer("weight", weight)
+        if pos_weight is not None:
+            self.register_buffer("pos_weight", pos_weight)
+
+    def forward(self, input, target):
+        loss = F.binary_cross_entropy_with_logits(input, target, self.weight, reduction=self.reduction,
+                                                  pos_weight=self.pos_weight)
+        self._cache = (input, target)
+        return loss
+
+    def backward(self, grad_output=None):
+        x, y = self._cache if getattr(self, "_cache", None) else (None, None)
+        xp = array_module(x)
+        g = self._scale(grad_output, getattr(x, "shape", None), xp)
+        # l = (1 - y) x + lw * softplus(-x), lw = 1 + (p - 1) y  =>  dl/dx = (1 - y) - lw * sigmoid(-x)
+        log_weight = 1 + (self.pos_weight - 1) * y if self.pos_weight is not None else 1
+        grad = (1 - y) - log_weight * F.sigmoid(-x)
+        if self.weight is not None:
+            grad = grad * self.weight
+        n = x.size if self.reduction == "mean" else 1
+        return g * grad / n
+
+
+class CrossEntropyLoss(_Loss):
+    """log_softmax + negative log-likelihood.   input (C,), (N, C), (N, C, d...) · target indices or probabilities
+
+    See scratch.nn.functional.cross_entropy for the shapes and torch's normalisation of 'mean'.
+    """
+
+    def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean",
+                 label_smoothing=0.0):
+        super().__init__(size_average, reduce, reduction)
+        self.weight, self.ignore_index, self.label_smoothing = weight, ignore_index, label_smoothing
+        if weight is not None:
+            self.register_buffer("weight", weight)
+
+    def forward(self, input, target):
+        loss = F.cross_entropy(input, target, self.weight, ignore_index=self.ignore_index,
+                               reduction=self.reduction, label_smoothing=self.label_smoothing)
+        self._cache = (input, target)
+        return loss
+
+    def backward(self, grad_output=None):
+        x, target = self._cache if getattr(self, "_cache", None) else (None, None)
+        xp = array_module(x)
+        class_dim = 1 if getattr(x, "ndim", 0) > 1 else 0
+        loss_shape = None if x is None else x.shape[:class_dim] + x.shape[class_dim + 1:]
+        g = self._scale(grad_output, loss_shape, xp)
+        T, denominator = F._cross_entropy_targets(x, target, self.weight, self.ignore_index, self.label_smoothing)
+        if self.reduction == "none":
+            g = xp.expand_dims(g, class_dim)
+        elif self.reduction == "mean":
+            # every target ignored: the loss is 0/0 = nan (as torch's), but T = 0 makes the gradient 0 (as torch's)
+            g = g / denominator if denominator != 0 else 0.0 * g
+        # l = -sum_c T_c log p_c  =>  dl/dx_j = p_j * sum_c T_c - T_j
+        p = F.softmax(x, dim=class_dim)
+        return g * (p * xp.sum(T, axis=class_dim, keepdims=True) - T)

@@ -1,0 +1,114 @@
+"""The two-layer network with manual backprop (notes §3). Twin: `torch_impl/two_layer.py`.
+
+    x (N, in) --fc1--> a (N, hidden) --ReLU--> h (N, hidden) --fc2--> out (N, out)
+
+The forward pass is the notes' `fc2(relu(fc1(x)))`. The backward pass is what autograd does for
+the torch twin, written out: the chain rule applied from the output back, each gradient next to
+the derivative it comes from. Where this departs from the notes: their docstring says the output
+is (batch_size, input_dim); it is (batch_size, output_dim).
+"""
+from pathlib import Path
+
+import numpy as np
+
+from scratch import _validate
+from scratch._backend import array_module
+from scratch.nn import Linear, Module
+from scratch.nn import functional as F
+
+
+class SimpleNN(Module):
+    """input (N, input_dim) or (input_dim,) -> (N, output_dim) or (output_dim,)
+
+    fc1: weight (hidden_dim, input_dim) · bias (hidden_dim,);  fc2: weight (output_dim, hidden_dim) · bias (output_dim,)
+    """
+
+    def __init__(self, input_dim, hidden_dim, output_dim, *, dtype=np.float32, generator=None):
+        super().__init__()
+        generator = np.random.default_rng() if generator is None else generator
+        self.fc1 = Linear(input_dim, hidden_dim, dtype=dtype, generator=generator)  # input -> hidden
+        self.fc2 = Linear(hidden_dim, output_dim, dtype=dtype, generator=generator)  # hidden -> output
+
+    def forward(self, x):
+        a = self.fc1(x)  # a = x W1^T + b1
+        h = F.relu(a)  # h = max(a, 0)
+        self._x, self._a, self._h = x, a, h  # what backward needs
+        return self.fc2(h)  # out = h W2^T + b2
+
+    def backward(self, grad_output):
+        """grad_output = dL/d out (the output's shape) -> dL/dx; adds dL/dW1, dL/db1, dL/dW2, dL/db2 into .grad"""
+        if getattr(self, "_x", None) is None:
+            raise RuntimeError("SimpleNN.backward called before forward")
+        x, a, h = self._x, self._a, self._h
+        out_shape = a.shape[:-1] + (self.fc2.out_features,)
+        if grad_output.shape != out_shape:
+            raise ValueError(f"grad_output must have the output's shape {out_shape}, got {tuple(grad_output.shape)}")
+        xp = array_module(x)
+        # fold a missing batch dimension in: every line below is written for (N, .) matrices
+        x2, a2, h2 = (v.reshape(-1, v.shape[-1]) for v in (x, a, h))
+        g = grad_output.reshape(-1, grad_output.shape[-1])  # dL/d out   (N, out)
+
+        # out = h W2^T + b2
+        _accumulate(self.fc2.weight, g.T @ h2)  # dL/dW2 = g^T h        (out, N) @ (N, hidden) -> (out, hidden)
+        _accumulate(self.fc2.bias, xp.sum(g, axis=0))  # dL/db2 = sum_n g   -> (out,)
+        grad_h = g @ self.fc2.weight.data  # dL/dh = g W2            (N, out) @ (out, hidden) -> (N, hidden)
+
+        # h = max(a, 0)
+        grad_a = grad_h * (a2 > 0)  # dh/da = 1 where a > 0, else 0 (0 at a == 0, as torch)
+
+        # a = x W1^T + b1
+        _accumulate(self.fc1.weight, grad_a.T @ x2)  # dL/dW1 = grad_a^T x   (hidden, N) @ (N, in) -> (hidden, in)
+        _accumulate(self.fc1.bias, xp.sum(grad_a, axis=0))  # dL/db1 = sum_n grad_a   -> (hidden,)
+        grad_x = grad_a @ self.fc1.weight.data  # dL/dx = grad_a W1     (N, hidden) @ (hidden, in) -> (N, in)
+        return grad_x.reshape(x.shape)
+
+
+def _accumulate(param, grad):
+    """p.grad += grad, as autograd accumulates until zero_grad()."""
+    param.grad = grad if param.grad is None else param.grad + grad
+
+
+def train(model, inputs, targets, criterion, optimizer, epochs=1, batch_size=32, seed=0):
+    """Mini-batch training; returns the loss of every step, in order, as a list of floats.
+
+    inputs (n, input_dim) · targets: what `criterion` takes for n samples. Each epoch visits the
+    samples in the order np.random.default_rng(seed) permutes them — the torch twin draws the
+    same order — in batches of batch_size (the last may be smaller).
+    """
+    epochs = _validate.integer("epochs", epochs, low=1)
+    batch_size = _validate.integer("batch_size", batch_size, low=1)
+    n = _batch_count(inputs, targets)
+    order = np.random.default_rng(seed)
+    losses = []
+    for _ in range(epochs):
+        permutation = order.permutation(n)
+        for start in range(0, n, batch_size):
+            batch = permutation[start:start + batch_size]
+            optimizer.zero_grad()
+            loss = criterion(model(inputs[batch]), targets[batch])
+            model.backward(criterion.backward())  # dL/d out, then back through the network
+            optimizer.step()
+            losses.append(float(loss))
+    return losses
+
+
+def _batch_count(inputs, targets):
+    if len(inputs) != len(targets):
+        raise ValueError(f"inputs and targets must have the same number of samples, got {len(inputs)} and {len(targets)}")
+    if len(inputs) == 0:
+        raise ValueError("inputs is empty: need at least one sample")
+    return len(inputs)
+
+
+def save_weights(model, path):
+    """Write model.state_dict() to an .npz file (plain arrays: loads with allow_pickle=False)."""
+    np.savez(Path(path), **model.state_dict())
+
+
+def load_weights(model, path):
+    """Load an .npz written by either twin into `model` (checked: nothing changes on a mismatch)."""
+    path = Path(path)
+    if path.suffix != ".npz":
+        raise ValueError(f"scratch loads .npz weight files (it has no torch to read {path.suffix!r}), got {path}")
+    with np.load(path, allow_pickle=False) as archive:
+        model.load_state_dict({k: archive[k] for k in archive.files})
