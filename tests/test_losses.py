@@ -143,6 +143,8 @@ def test_loss_gradients_match_finite_differences(data, reduction):
             numeric = numerical_gradient(lambda v: criterion(v, targets), inputs)
             criterion(inputs, targets)
             analytic = criterion.backward()
+        if np.isnan(f_value):  # every target ignored: differences of nan measure nothing (torch's 0 is tested above)
+            continue
         assert_matches_finite_differences(analytic, numeric, f_value, err_msg=type(criterion).__name__)
 
 
