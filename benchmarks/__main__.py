@@ -24,6 +24,7 @@ def parse_args(argv=None):
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results", help="output folder")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="CPU threads for torch and BLAS (default: all cores)")
     parser.add_argument("--tf32", action="store_true", help="allow TF32 on CUDA matmuls (default: off, true float32)")
+    parser.add_argument("--no-figures", action="store_true", help="skip the study figures (twins drawn over each other)")
     parser.add_argument("--min-run-time", type=float, default=None, help="seconds per measurement (default 0.1 quick, 0.4 full)")
     return parser.parse_args(argv)
 
@@ -65,6 +66,10 @@ def main(argv=None):
     env["wall_time_s"] = round(time.perf_counter() - started, 1)
     args.out.mkdir(parents=True, exist_ok=True)
     written = report.write(rows, env, args.out)
+    if not args.no_figures:
+        from benchmarks import figures
+
+        written += figures.write(args.out)
     print(f"done in {env['wall_time_s']} s; wrote " + ", ".join(str(p) for p in written))
 
 

@@ -12,10 +12,13 @@ import numpy as np
 import torch
 
 import scratch.gradient_descent
+import scratch.nn
 import scratch.optim
 import scratch.perceptron
+import scratch.two_layer
 import torch_impl.gradient_descent
 import torch_impl.perceptron
+import torch_impl.two_layer
 from scratch.nn import Parameter
 
 CPU_IMPLS = ("scratch-numpy", "torch-cpu")
@@ -114,7 +117,96 @@ def perceptron_cases(impls, quick):
             yield Case("perceptron epoch", n, f"n={n:,}, d={d}", impl, fn, flops=4 * n * d)
 
 
-BUILDERS = [gradient_descent_cases, sgd_cases, adam_cases, perceptron_cases]
+# --- notes §3: the two-layer network, float32, batch N, input -> hidden -> 10 classes
+
+TWO_LAYER_QUICK = [(1, 2, 8, 1), (64, 32, 64, 10), (64, 784, 256, 10), (256, 1024, 1024, 10)]
+TWO_LAYER_FULL = TWO_LAYER_QUICK + [(1024, 1024, 1024, 10), (1024, 4096, 4096, 10)]
+
+
+def _two_layer_flops(N, d_in, hidden, d_out):
+    return 2 * N * (d_in * hidden + hidden * d_out)  # the forward's two matrix products
+
+
+def _size(N, d_in, hidden, d_out):
+    return N * (d_in * hidden + hidden * d_out), f"{N}x({d_in}-{hidden}-{d_out})"
+
+
+def _two_layer_setup(impl, N, d_in, hidden, d_out):
+    """Twin models with the same weights, a batch, class targets, a loss and SGD with momentum."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((N, d_in)).astype(np.float32)
+    Y = rng.integers(0, d_out, N)
+    s = scratch.two_layer.SimpleNN(d_in, hidden, d_out, generator=rng)
+    if impl.startswith("scratch"):
+        xp = array_module(impl)
+        if xp is not np:
+            s.load_state_dict({k: xp.asarray(v) for k, v in s.state_dict().items()})
+            for p in s.parameters():
+                p.data = xp.asarray(p.data)
+            s.fc1.weight.data, s.fc1.bias.data = xp.asarray(s.fc1.weight.data), xp.asarray(s.fc1.bias.data)
+        return s, xp.asarray(X), xp.asarray(Y), scratch.nn.CrossEntropyLoss(), scratch.optim.SGD(s.parameters(), lr=0.01, momentum=0.9)
+    device = torch_device(impl)
+    t = torch_impl.two_layer.SimpleNN(d_in, hidden, d_out, device=device)
+    t.load_state_dict({k: torch.from_numpy(v) for k, v in s.state_dict().items()})
+    opt = torch.optim.SGD(t.parameters(), lr=0.01, momentum=0.9, foreach=False)
+    return t, torch.from_numpy(X).to(device), torch.from_numpy(Y).to(device), torch.nn.CrossEntropyLoss(), opt
+
+
+def two_layer_cases(impls, quick):
+    for dims in TWO_LAYER_QUICK if quick else TWO_LAYER_FULL:
+        size, label = _size(*dims)
+        flops = _two_layer_flops(*dims)
+        for impl in impls:
+            model, X, Y, crit, opt = _two_layer_setup(impl, *dims)
+            if impl.startswith("scratch"):
+                def step(model=model, X=X, Y=Y, crit=crit, opt=opt):
+                    opt.zero_grad()
+                    crit(model(X), Y)
+                    model.backward(crit.backward())
+                    opt.step()
+
+                g = array_module(impl).ones((dims[0], dims[3]), dtype=np.float32)
+                model(X)
+                backward = lambda model=model, g=g: model.backward(g)  # noqa: E731
+                forward = lambda model=model, X=X: model(X)  # noqa: E731
+            else:
+                def step(model=model, X=X, Y=Y, crit=crit, opt=opt):
+                    opt.zero_grad()
+                    crit(model(X), Y).backward()
+                    opt.step()
+
+                out = model(X)
+                g = torch.ones_like(out)
+                backward = lambda out=out, g=g: out.backward(g, retain_graph=True)  # noqa: E731
+                forward = lambda model=model, X=X: model(X)  # noqa: E731
+            yield Case("two-layer forward", size, label, impl, forward, flops=flops)
+            yield Case("two-layer backward", size, label, impl, backward, flops=2 * flops)
+            yield Case("two-layer training step (SGD momentum)", size, label, impl, step, flops=3 * flops)
+            yield Case("two-layer step: its 6 GEMMs alone", size, label, impl, _bare_gemms(impl, *dims), flops=3 * flops)
+
+
+def _bare_gemms(impl, N, d_in, hidden, d_out):
+    """The six matrix products a training step is made of, with nothing else: the floor for a step."""
+    rng = np.random.default_rng(0)
+    shapes = dict(x=(N, d_in), W1=(hidden, d_in), W2=(d_out, hidden), h=(N, hidden), g=(N, d_out))
+    if impl.startswith("scratch"):
+        xp = array_module(impl)
+        a = {k: xp.asarray(rng.standard_normal(v).astype(np.float32)) for k, v in shapes.items()}
+    else:
+        a = {k: torch.from_numpy(rng.standard_normal(v).astype(np.float32)).to(torch_device(impl)) for k, v in shapes.items()}
+
+    def gemms(a=a):
+        a["x"] @ a["W1"].T  # a1 = x W1^T
+        a["h"] @ a["W2"].T  # out = h W2^T
+        a["g"].T @ a["h"]  # dW2 = g^T h
+        gh = a["g"] @ a["W2"]  # dh = g W2
+        gh.T @ a["x"]  # dW1 = dh^T x
+        gh @ a["W1"]  # dx = dh W1
+
+    return gemms
+
+
+BUILDERS = [gradient_descent_cases, sgd_cases, adam_cases, perceptron_cases, two_layer_cases]
 
 
 def all_cases(impls, quick):

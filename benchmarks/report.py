@@ -92,7 +92,9 @@ def markdown(rows, env):
         lines.append("")
     lines += ["## Findings", ""] + _findings(findings, rows)
     lines += ["", "Plots: `scaling.png` (time against size, log-log)" +
-              (", `crossover.png` (where the GPU starts to win)" if env.get("gpu") else "") + "."]
+              (", `crossover.png` (where the GPU starts to win)" if env.get("gpu") else "") +
+              "; study figures, the twins drawn over each other: `study_gradient_descent.png`, "
+              "`study_perceptron.png`, `study_two_layer.png`."]
     return "\n".join(lines) + "\n"
 
 

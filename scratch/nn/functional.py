@@ -142,15 +142,22 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     """
     _unsupported(size_average=size_average, reduce=reduce)
     _check_reduction(reduction)
-    targets = _cross_entropy_targets(input, target, weight, ignore_index, label_smoothing)
-    T, denominator = targets  # the weighted target distribution (input's shape), and the mean's divisor
-    logp = log_softmax(input, dim=1 if input.ndim > 1 else 0)
+    return _cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing)[0]
+
+
+def _cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing):
+    """The loss, plus what its gradient needs: (loss, T, denominator, log p). CrossEntropyLoss keeps them."""
+    T, denominator = _cross_entropy_targets(input, target, weight, ignore_index, label_smoothing)
+    class_dim = 1 if input.ndim > 1 else 0
+    logp = log_softmax(input, dim=class_dim)
     xp = array_module(input)
-    loss = -xp.sum(T * logp, axis=1 if input.ndim > 1 else 0)  # (N, d1, ...) or ()
+    loss = -xp.sum(T * logp, axis=class_dim)  # (N, d1, ...) or ()
     if reduction == "mean":
         with np.errstate(invalid="ignore", divide="ignore"):  # every target ignored: 0/0 = nan, as torch
-            return xp.sum(loss) / denominator
-    return xp.sum(loss) if reduction == "sum" else loss
+            loss = xp.sum(loss) / denominator
+    elif reduction == "sum":
+        loss = xp.sum(loss)
+    return loss, T, denominator, logp
 
 
 def _cross_entropy_targets(input, target, weight, ignore_index, label_smoothing):
@@ -186,9 +193,11 @@ def _cross_entropy_targets(input, target, weight, ignore_index, label_smoothing)
     if bad.any():
         raise ValueError(f"Target {int(target[bad].reshape(-1)[0])} is out of bounds: class indices must be in [0, {C}) or ignore_index={ignore_index}")
     safe = xp.where(keep, target, 0)
-    one_hot = xp.moveaxis(xp.eye(C, dtype=input.dtype)[safe], -1, class_dim)  # (N, C, d...) from (N, d...)
-    keep_b = xp.expand_dims(keep, class_dim).astype(input.dtype)
-    T = (1 - label_smoothing) * w_b * one_hot + (label_smoothing / C) * w_b  # nll part + smoothing part
-    T = T * keep_b  # ignored positions contribute nothing
-    denominator = xp.sum(w[safe] * keep)  # sum of w[y_n] over the positions kept
-    return T, denominator
+    w_y = w[safe] * keep  # w[y_n] where kept, 0 where ignored   (N, d...)
+    classes = xp.arange(C).reshape((C,) + (1,) * (input.ndim - class_dim - 1))
+    one_hot = classes == xp.expand_dims(safe, class_dim)  # (N, C, d...): True at y_n
+    T = one_hot * xp.expand_dims((1 - label_smoothing) * w_y, class_dim)  # the nll part: w[y_n] at y_n
+    if label_smoothing:  # the smoothing part: (e / C) w_c at every class of a kept position
+        T = T + (label_smoothing / C) * w_b * xp.expand_dims(keep, class_dim)
+    denominator = xp.sum(w_y)  # sum of w[y_n] over the positions kept
+    return T.astype(input.dtype, copy=False), denominator

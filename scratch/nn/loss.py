@@ -92,23 +92,22 @@ class CrossEntropyLoss(_Loss):
             self.register_buffer("weight", weight)
 
     def forward(self, input, target):
-        loss = F.cross_entropy(input, target, self.weight, ignore_index=self.ignore_index,
-                               reduction=self.reduction, label_smoothing=self.label_smoothing)
-        self._cache = (input, target)
+        loss, T, denominator, logp = F._cross_entropy(input, target, self.weight, self.ignore_index,
+                                                      self.reduction, self.label_smoothing)
+        self._cache = (input, T, denominator, logp)  # the weighted targets and log p: all backward needs
         return loss
 
     def backward(self, grad_output=None):
-        x, target = self._cache if getattr(self, "_cache", None) else (None, None)
+        x, T, denominator, logp = self._cache if getattr(self, "_cache", None) else (None,) * 4
         xp = array_module(x)
         class_dim = 1 if getattr(x, "ndim", 0) > 1 else 0
         loss_shape = None if x is None else x.shape[:class_dim] + x.shape[class_dim + 1:]
         g = self._scale(grad_output, loss_shape, xp)
-        T, denominator = F._cross_entropy_targets(x, target, self.weight, self.ignore_index, self.label_smoothing)
         if self.reduction == "none":
             g = xp.expand_dims(g, class_dim)
         elif self.reduction == "mean":
             # every target ignored: the loss is 0/0 = nan (as torch's), but T = 0 makes the gradient 0 (as torch's)
             g = g / denominator if denominator != 0 else 0.0 * g
         # l = -sum_c T_c log p_c  =>  dl/dx_j = p_j * sum_c T_c - T_j
-        p = F.softmax(x, dim=class_dim)
+        p = xp.exp(logp)
         return g * (p * xp.sum(T, axis=class_dim, keepdims=True) - T)

@@ -25,6 +25,10 @@ class Module:
     def __setattr__(self, name, value):
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"call super().__init__() in {type(self).__name__}.__init__ before setting attributes")
+        registered = name in self._parameters or name in self._buffers or name in self._modules
+        if not registered and not isinstance(value, (Parameter, Module)):
+            object.__setattr__(self, name, value)  # a plain attribute (a forward's cache): no bookkeeping
+            return
         for registry in (self._parameters, self._buffers, self._modules):
             registry.pop(name, None)
         if isinstance(value, Parameter):
