@@ -139,11 +139,7 @@ def _two_layer_setup(impl, N, d_in, hidden, d_out):
     s = scratch.two_layer.SimpleNN(d_in, hidden, d_out, generator=rng)
     if impl.startswith("scratch"):
         xp = array_module(impl)
-        if xp is not np:
-            s.load_state_dict({k: xp.asarray(v) for k, v in s.state_dict().items()})
-            for p in s.parameters():
-                p.data = xp.asarray(p.data)
-            s.fc1.weight.data, s.fc1.bias.data = xp.asarray(s.fc1.weight.data), xp.asarray(s.fc1.bias.data)
+        s.to("cuda" if impl == "scratch-cupy" else "cpu")
         return s, xp.asarray(X), xp.asarray(Y), scratch.nn.CrossEntropyLoss(), scratch.optim.SGD(s.parameters(), lr=0.01, momentum=0.9)
     device = torch_device(impl)
     t = torch_impl.two_layer.SimpleNN(d_in, hidden, d_out, device=device)

@@ -175,7 +175,7 @@ def _cross_entropy_targets(input, target, weight, ignore_index, label_smoothing)
     w = weight if weight is not None else xp.ones(C, dtype=input.dtype)
     w_b = w.reshape((C,) + (1,) * (input.ndim - class_dim - 1))  # broadcasts along the class dim
 
-    if xp.issubdtype(target.dtype, xp.floating):  # class probabilities
+    if np.issubdtype(target.dtype, np.floating):  # class probabilities
         _check_same_shape(input, target, "input (class probabilities)")
         if ignore_index != -100:  # torch refuses it too: there is no class index to compare
             raise ValueError(f"ignore_index is not supported for class-probability targets, got ignore_index={ignore_index}")
@@ -183,7 +183,7 @@ def _cross_entropy_targets(input, target, weight, ignore_index, label_smoothing)
         N = input.size // C
         return w_b * q, N
 
-    if not xp.issubdtype(target.dtype, xp.integer):
+    if not np.issubdtype(target.dtype, np.integer):
         raise TypeError(f"cross_entropy target must be class indices (integers) or probabilities (floats), got {target.dtype}")
     expected = input.shape[:class_dim] + input.shape[class_dim + 1:]
     if target.shape != expected:

@@ -4,6 +4,8 @@
 reduction='none', `criterion.backward(grad_output)` with grad_output the loss's shape). Targets get
 no gradient here.
 """
+import numpy as np
+
 from scratch._backend import array_module
 from scratch.nn import functional as F
 from scratch.nn.module import Module
@@ -25,8 +27,8 @@ class _Loss(Module):
                 raise ValueError(f"with reduction='none', backward needs grad_output of the loss's shape {loss_shape}")
             return grad_output
         g = 1.0 if grad_output is None else grad_output
-        if xp.ndim(g) != 0:
-            raise ValueError(f"the loss is a scalar, so grad_output must be one, got shape {xp.shape(g)}")
+        if np.ndim(g) != 0:
+            raise ValueError(f"the loss is a scalar, so grad_output must be one, got shape {np.shape(g)}")
         return g
 
     def extra_repr(self):

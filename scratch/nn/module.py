@@ -85,6 +85,29 @@ class Module:
             elif p.grad is not None:
                 p.grad[...] = 0
 
+    def to(self, device):
+        """Move every parameter and buffer: 'cpu' (NumPy arrays) or 'cuda' (CuPy arrays), as torch's .to(device).
+
+        The same handwritten forward and backward then run on the GPU: they take their array
+        module from their inputs (scratch._backend.array_module).
+        """
+        if device == "cuda":
+            import cupy
+
+            move = cupy.asarray
+        elif device == "cpu":
+            def move(a):
+                return a.get() if hasattr(a, "get") and type(a).__module__.split(".")[0] == "cupy" else np.asarray(a)
+        else:
+            raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
+        for _, module in self.named_modules():
+            for p in module._parameters.values():
+                p.data = move(p.data)
+                p.grad = None if p.grad is None else move(p.grad)
+            for name, b in list(module._buffers.items()):
+                module.register_buffer(name, move(b))
+        return self
+
     def train(self, mode=True):
         for _, module in self.named_modules():
             object.__setattr__(module, "training", bool(mode))
@@ -96,17 +119,17 @@ class Module:
     # --- saving and loading: the contract with the torch twin
 
     def state_dict(self):
-        """{torch's dotted name: a copy of the array}, parameters then buffers of each module in order.
+        """{torch's dotted name: a NumPy copy of the array}, parameters then buffers of each module in order.
 
-        torch returns tensors that share memory with the module; these are copies, so changing one
-        never changes the model behind your back.
+        torch returns tensors that share memory with the module; these are copies (on the host, for
+        a model on the GPU), so changing one never changes the model behind your back.
         """
         out = OrderedDict()
         for module_prefix, module in self.named_modules():
             for registry in (module._parameters, module._buffers):
                 for name, value in registry.items():
                     array = value.data if isinstance(value, Parameter) else value
-                    out[f"{module_prefix}.{name}" if module_prefix else name] = array.copy()
+                    out[f"{module_prefix}.{name}" if module_prefix else name] = _numpy_copy(array)
         return out
 
     def load_state_dict(self, state_dict, strict=True):
@@ -154,6 +177,10 @@ class Module:
 
     def extra_repr(self):
         return ""
+
+
+def _numpy_copy(array):
+    return array.get() if type(array).__module__.split(".")[0] == "cupy" else np.array(array, copy=True)
 
 
 def _as_array(key, value, xp):

@@ -14,7 +14,7 @@ class Parameter:
     def __init__(self, data, requires_grad=True):
         xp = array_module(data)
         data = xp.asarray(data)
-        if not xp.issubdtype(data.dtype, xp.floating):
+        if not np.issubdtype(data.dtype, np.floating):  # dtypes are NumPy dtypes for CuPy arrays too
             # torch: "Only Tensors of floating point dtype can require gradients"
             raise TypeError(f"Parameter data must be floating point, got dtype {data.dtype}")
         self.data = data
