@@ -25,7 +25,7 @@ def parse_args(argv=None):
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="CPU threads for torch and BLAS (default: all cores)")
     parser.add_argument("--tf32", action="store_true", help="allow TF32 on CUDA matmuls (default: off, true float32)")
     parser.add_argument("--no-figures", action="store_true", help="skip the study figures (twins drawn over each other)")
-    parser.add_argument("--min-run-time", type=float, default=None, help="seconds per measurement (default 0.1 quick, 0.4 full)")
+    parser.add_argument("--min-run-time", type=float, default=None, help="seconds per measurement (default 0.5 quick, 1.0 full)")
     return parser.parse_args(argv)
 
 
@@ -53,7 +53,7 @@ def main(argv=None):
             sys.exit(f"--device cuda: {gpu_reason}")
         else:
             print(f"GPU benchmarks skipped: {gpu_reason}")
-    min_run_time = args.min_run_time or (0.1 if args.quick else 0.4)
+    min_run_time = args.min_run_time or (0.5 if args.quick else 1.0)
 
     env = environment.describe(args.threads, tf32=args.tf32 if gpu_reason is None else None)
     all_cases = list(cases.gemm_cases(impls, args.quick)) + list(cases.all_cases(impls, args.quick))

@@ -124,7 +124,8 @@ def plots(rows, env, out):
     import matplotlib.pyplot as plt
 
     grouped = by_model(rows)
-    models = list(grouped)
+    models = [m for m in grouped if m != PEAK_MODEL]  # one point: it is in the report's table
+    units = {r["model"]: r["size_unit"] for r in rows}
     cols = 3
     fig, axes = plt.subplots((len(models) + cols - 1) // cols, cols, figsize=(5 * cols, 3.8 * ((len(models) + cols - 1) // cols)),
                              squeeze=False)
@@ -135,7 +136,7 @@ def plots(rows, env, out):
             if pts:
                 ax.loglog(*zip(*pts), style, color=color, label=impl)
         ax.set_title(model, fontsize=10)
-        ax.set_xlabel("size")
+        ax.set_xlabel(units[model], fontsize=8)
         ax.set_ylabel("median time per call (s)")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
@@ -155,7 +156,7 @@ def plots(rows, env, out):
             if pts:
                 ax.loglog(*zip(*pts), "-o", label=model)
         ax.axhline(1.0, color="k", lw=1)
-        ax.set_xlabel("size")
+        ax.set_xlabel("problem size (each model's own unit, see scaling.png)")
         ax.set_ylabel("CPU time / GPU time (torch)  — above 1: the GPU wins")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)

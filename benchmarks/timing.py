@@ -16,7 +16,8 @@ def run(cases, min_run_time, threads):
         m = measure(case.fn, min_run_time, threads)
         times = sorted(m.times)
         rows.append({
-            "model": case.model, "size": case.size, "size_label": case.size_label, "impl": case.impl,
+            "model": case.model, "size": case.size, "size_label": case.size_label, "size_unit": case.size_unit,
+            "impl": case.impl,
             "median_s": m.median, "iqr_s": m.iqr,
             "q25_s": times[len(times) // 4], "q75_s": times[(3 * len(times)) // 4],
             "blocks": len(m.times), "runs_per_block": m.number_per_run,

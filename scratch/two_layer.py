@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 
 from scratch import _validate
-from scratch._backend import array_module
 from scratch.nn import Linear, Module
 from scratch.nn import functional as F
 
@@ -35,22 +34,25 @@ class SimpleNN(Module):
         self._x, self._a, self._h = x, a, h  # what backward needs
         return self.fc2(h)  # out = h W2^T + b2
 
-    def backward(self, grad_output):
-        """grad_output = dL/d out (the output's shape) -> dL/dx; adds dL/dW1, dL/db1, dL/dW2, dL/db2 into .grad"""
+    def backward(self, grad_output, *, input_grad=True):
+        """grad_output = dL/d out (the output's shape) -> dL/dx; adds dL/dW1, dL/db1, dL/dW2, dL/db2 into .grad
+
+        input_grad=False skips dL/dx (and returns None): training needs no gradient for the data,
+        and autograd skips it too, since the data does not require grad. It saves one matrix product.
+        """
         if getattr(self, "_x", None) is None:
             raise RuntimeError("SimpleNN.backward called before forward")
         x, a, h = self._x, self._a, self._h
         out_shape = a.shape[:-1] + (self.fc2.out_features,)
         if grad_output.shape != out_shape:
             raise ValueError(f"grad_output must have the output's shape {out_shape}, got {tuple(grad_output.shape)}")
-        xp = array_module(x)
         # fold a missing batch dimension in: every line below is written for (N, .) matrices
         x2, a2, h2 = (v.reshape(-1, v.shape[-1]) for v in (x, a, h))
         g = grad_output.reshape(-1, grad_output.shape[-1])  # dL/d out   (N, out)
 
         # out = h W2^T + b2
         _accumulate(self.fc2.weight, g.T @ h2)  # dL/dW2 = g^T h        (out, N) @ (N, hidden) -> (out, hidden)
-        _accumulate(self.fc2.bias, xp.sum(g, axis=0))  # dL/db2 = sum_n g   -> (out,)
+        _accumulate(self.fc2.bias, g.sum(axis=0))  # dL/db2 = sum_n g   -> (out,)
         grad_h = g @ self.fc2.weight.data  # dL/dh = g W2            (N, out) @ (out, hidden) -> (N, hidden)
 
         # h = max(a, 0)
@@ -58,7 +60,9 @@ class SimpleNN(Module):
 
         # a = x W1^T + b1
         _accumulate(self.fc1.weight, grad_a.T @ x2)  # dL/dW1 = grad_a^T x   (hidden, N) @ (N, in) -> (hidden, in)
-        _accumulate(self.fc1.bias, xp.sum(grad_a, axis=0))  # dL/db1 = sum_n grad_a   -> (hidden,)
+        _accumulate(self.fc1.bias, grad_a.sum(axis=0))  # dL/db1 = sum_n grad_a   -> (hidden,)
+        if not input_grad:
+            return None
         grad_x = grad_a @ self.fc1.weight.data  # dL/dx = grad_a W1     (N, hidden) @ (hidden, in) -> (N, in)
         return grad_x.reshape(x.shape)
 
@@ -71,6 +75,7 @@ def _accumulate(param, grad):
 def train(model, inputs, targets, criterion, optimizer, epochs=1, batch_size=32, seed=0):
     """Mini-batch training; returns the loss of every step, in order, as a list of floats.
 
+    model: a SimpleNN (any module whose backward takes input_grad=False).
     inputs (n, input_dim) · targets: what `criterion` takes for n samples. Each epoch visits the
     samples in the order np.random.default_rng(seed) permutes them — the torch twin draws the
     same order — in batches of batch_size (the last may be smaller).
@@ -86,7 +91,7 @@ def train(model, inputs, targets, criterion, optimizer, epochs=1, batch_size=32,
             batch = permutation[start:start + batch_size]
             optimizer.zero_grad()
             loss = criterion(model(inputs[batch]), targets[batch])
-            model.backward(criterion.backward())  # dL/d out, then back through the network
+            model.backward(criterion.backward(), input_grad=False)  # dL/d out, then back through the network
             optimizer.step()
             losses.append(float(loss))
     return losses

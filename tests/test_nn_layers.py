@@ -10,7 +10,7 @@ from hypothesis.extra import numpy as hnp
 
 import scratch.nn as snn
 from scratch.gradcheck import module_gradients
-from tests.helpers import assert_close, assert_matches_finite_differences, to_numpy
+from tests.helpers import assert_close, assert_matches_finite_differences
 
 TORCH_DTYPE = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
 DTYPES = pytest.mark.parametrize("dtype", [np.float64, np.float32])

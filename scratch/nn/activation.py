@@ -74,9 +74,8 @@ class Softmax(_Elementwise):
 
     def backward(self, grad_output):
         y = self._saved(grad_output)
-        xp = array_module(y)
         # dy_i/dx_j = y_i (delta_ij - y_j)  =>  dL/dx = y * (g - sum_i g_i y_i)
-        return y * (grad_output - xp.sum(grad_output * y, axis=self.dim, keepdims=True))
+        return y * (grad_output - (grad_output * y).sum(axis=self.dim, keepdims=True))
 
     def extra_repr(self):
         return f"dim={self.dim}"
@@ -97,7 +96,7 @@ class LogSoftmax(_Elementwise):
         y = self._saved(grad_output)
         xp = array_module(y)
         # dy_i/dx_j = delta_ij - softmax_j  =>  dL/dx = g - softmax * sum_i g_i
-        return grad_output - xp.exp(y) * xp.sum(grad_output, axis=self.dim, keepdims=True)
+        return grad_output - xp.exp(y) * grad_output.sum(axis=self.dim, keepdims=True)
 
     def extra_repr(self):
         return f"dim={self.dim}"

@@ -8,8 +8,6 @@ Where this is stricter than torch: a loss whose input and target shapes differ r
 broadcasting ((n,) against (n, 1) would become (n, n) — torch only warns), and class indices out
 of range raise a ValueError naming the offender.
 """
-import numpy as np
-
 from scratch._backend import array_module
 
 REDUCTIONS = ("none", "mean", "sum")
@@ -27,11 +25,10 @@ def _check_reduction(reduction):
 
 
 def _reduce(loss, reduction):
-    xp = array_module(loss)
     if reduction == "mean":
-        return xp.mean(loss)
+        return loss.mean()
     if reduction == "sum":
-        return xp.sum(loss)
+        return loss.sum()
     return loss
 
 
@@ -84,8 +81,8 @@ def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     _implicit_dim("log_softmax", dim)
     input = _cast(input, dtype)
     xp = array_module(input)
-    shifted = input - xp.max(input, axis=dim, keepdims=True)
-    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=dim, keepdims=True))
+    shifted = input - input.max(axis=dim, keepdims=True)
+    return shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
 
 
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
@@ -93,8 +90,8 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None):
     _implicit_dim("softmax", dim)
     input = _cast(input, dtype)
     xp = array_module(input)
-    e = xp.exp(input - xp.max(input, axis=dim, keepdims=True))
-    return e / xp.sum(e, axis=dim, keepdims=True)
+    e = xp.exp(input - input.max(axis=dim, keepdims=True))
+    return e / e.sum(axis=dim, keepdims=True)
 
 
 # --- losses
@@ -151,13 +148,20 @@ def _cross_entropy(input, target, weight, ignore_index, reduction, label_smoothi
     class_dim = 1 if input.ndim > 1 else 0
     logp = log_softmax(input, dim=class_dim)
     xp = array_module(input)
-    loss = -xp.sum(T * logp, axis=class_dim)  # (N, d1, ...) or ()
+    loss = -(T * logp).sum(axis=class_dim)  # (N, d1, ...) or ()
     if reduction == "mean":
-        with np.errstate(invalid="ignore", divide="ignore"):  # every target ignored: 0/0 = nan, as torch
-            loss = xp.sum(loss) / denominator
+        if denominator == 0:  # every target ignored: 0/0 = nan, as torch (without NumPy's warning)
+            loss = loss.sum() * xp.nan
+        else:
+            loss = loss.sum() / denominator
     elif reduction == "sum":
-        loss = xp.sum(loss)
+        loss = loss.sum()
     return loss, T, denominator, logp
+
+
+def _class_axis(a, class_dim):
+    """(N, d...) -> (N, 1, d...): a length-1 class axis, so the array broadcasts against (N, C, d...)."""
+    return a.reshape(a.shape[:class_dim] + (1,) + a.shape[class_dim:])
 
 
 def _cross_entropy_targets(input, target, weight, ignore_index, label_smoothing):
@@ -175,7 +179,7 @@ def _cross_entropy_targets(input, target, weight, ignore_index, label_smoothing)
     w = weight if weight is not None else xp.ones(C, dtype=input.dtype)
     w_b = w.reshape((C,) + (1,) * (input.ndim - class_dim - 1))  # broadcasts along the class dim
 
-    if np.issubdtype(target.dtype, np.floating):  # class probabilities
+    if target.dtype.kind == "f":  # class probabilities
         _check_same_shape(input, target, "input (class probabilities)")
         if ignore_index != -100:  # torch refuses it too: there is no class index to compare
             raise ValueError(f"ignore_index is not supported for class-probability targets, got ignore_index={ignore_index}")
@@ -183,7 +187,7 @@ def _cross_entropy_targets(input, target, weight, ignore_index, label_smoothing)
         N = input.size // C
         return w_b * q, N
 
-    if not np.issubdtype(target.dtype, np.integer):
+    if target.dtype.kind not in "iu":
         raise TypeError(f"cross_entropy target must be class indices (integers) or probabilities (floats), got {target.dtype}")
     expected = input.shape[:class_dim] + input.shape[class_dim + 1:]
     if target.shape != expected:
@@ -195,9 +199,9 @@ def _cross_entropy_targets(input, target, weight, ignore_index, label_smoothing)
     safe = xp.where(keep, target, 0)
     w_y = w[safe] * keep  # w[y_n] where kept, 0 where ignored   (N, d...)
     classes = xp.arange(C).reshape((C,) + (1,) * (input.ndim - class_dim - 1))
-    one_hot = classes == xp.expand_dims(safe, class_dim)  # (N, C, d...): True at y_n
-    T = one_hot * xp.expand_dims((1 - label_smoothing) * w_y, class_dim)  # the nll part: w[y_n] at y_n
+    one_hot = classes == _class_axis(safe, class_dim)  # (N, C, d...): True at y_n
+    T = one_hot * _class_axis((1 - label_smoothing) * w_y, class_dim)  # the nll part: w[y_n] at y_n
     if label_smoothing:  # the smoothing part: (e / C) w_c at every class of a kept position
-        T = T + (label_smoothing / C) * w_b * xp.expand_dims(keep, class_dim)
-    denominator = xp.sum(w_y)  # sum of w[y_n] over the positions kept
+        T = T + (label_smoothing / C) * w_b * _class_axis(keep, class_dim)
+    denominator = w_y.sum()  # sum of w[y_n] over the positions kept
     return T.astype(input.dtype, copy=False), denominator

@@ -3,7 +3,6 @@ import math
 
 import numpy as np
 
-from scratch._backend import array_module
 from scratch.nn import init
 from scratch.nn.module import Module
 from scratch.nn.parameter import Parameter
@@ -48,23 +47,27 @@ class Linear(Module):
             out += self.bias.data
         return out
 
-    def backward(self, grad_output):
-        """grad_output (*, out) -> grad_input (*, in); adds dL/dW (out, in) and dL/db (out,) into .grad"""
+    def backward(self, grad_output, *, input_grad=True):
+        """grad_output (*, out) -> grad_input (*, in); adds dL/dW (out, in) and dL/db (out,) into .grad
+
+        input_grad=False skips dL/dx and returns None (a first layer's input needs no gradient).
+        """
         if getattr(self, "_input", None) is None:
             raise RuntimeError("Linear.backward called before forward")
         x = self._input
         expected = x.shape[:-1] + (self.out_features,)
         if grad_output.shape != expected:
             raise ValueError(f"grad_output must have the output's shape {expected}, got {tuple(grad_output.shape)}")
-        xp = array_module(x)
         g2, x2 = grad_output.reshape(-1, self.out_features), x.reshape(-1, self.in_features)  # fold the * dims
         # dL/dW = g^T x   (out, N) @ (N, in) -> (out, in)
         grad_weight = g2.T @ x2
         self.weight.grad = grad_weight if self.weight.grad is None else self.weight.grad + grad_weight
         if self.bias is not None:
             # dL/db = sum over the batch of g   (N, out) -> (out,)
-            grad_bias = xp.sum(g2, axis=0)
+            grad_bias = g2.sum(axis=0)
             self.bias.grad = grad_bias if self.bias.grad is None else self.bias.grad + grad_bias
+        if not input_grad:
+            return None
         # dL/dx = g W   (*, out) @ (out, in) -> (*, in)
         return grad_output @ self.weight.data
 

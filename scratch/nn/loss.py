@@ -106,10 +106,10 @@ class CrossEntropyLoss(_Loss):
         loss_shape = None if x is None else x.shape[:class_dim] + x.shape[class_dim + 1:]
         g = self._scale(grad_output, loss_shape, xp)
         if self.reduction == "none":
-            g = xp.expand_dims(g, class_dim)
+            g = F._class_axis(g, class_dim)
         elif self.reduction == "mean":
             # every target ignored: the loss is 0/0 = nan (as torch's), but T = 0 makes the gradient 0 (as torch's)
             g = g / denominator if denominator != 0 else 0.0 * g
         # l = -sum_c T_c log p_c  =>  dl/dx_j = p_j * sum_c T_c - T_j
         p = xp.exp(logp)
-        return g * (p * xp.sum(T, axis=class_dim, keepdims=True) - T)
+        return g * (p * T.sum(axis=class_dim, keepdims=True) - T)
