@@ -10,10 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-# On a machine with few cores, NumPy's BLAS pool and torch's OpenMP pool each spin-wait after
-# work and steal the cores from each other: torch's timings then jump tenfold at random. Passive
-# waiting (set before torch loads OpenMP) removes that; the report states the setting.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def parse_args(argv=None):

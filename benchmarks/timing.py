@@ -10,7 +10,15 @@ def measure(fn, min_run_time, threads):
     return timer.blocked_autorange(min_run_time=min_run_time)
 
 
+IMPL_ORDER = ("scratch-numpy", "torch-cpu", "scratch-cupy", "torch-cuda")
+
+
 def run(cases, min_run_time, threads):
+    """Time every case; all of one implementation's cases run together, one implementation after
+    another: NumPy's BLAS threads and torch's OpenMP threads each keep spinning for a while after
+    their last call, and on a machine with few cores interleaving the two makes them steal each
+    other's cores (torch's small ops then measured up to ten times slower than they are)."""
+    cases = sorted(cases, key=lambda c: IMPL_ORDER.index(c.impl))  # stable: sizes keep their order
     rows = []
     for case in tqdm(cases, desc="benchmarks", unit="case", dynamic_ncols=True):
         m = measure(case.fn, min_run_time, threads)
