@@ -75,3 +75,12 @@ def binary_classification_data(inputs, targets, input_dim):
     if bad.any():
         raise ValueError(f"targets must be 0 or 1, got {y[bad][0]} at index {int(np.argmax(bad))}")
     return X, y
+
+
+def sample_count(inputs, targets):
+    """The number of samples n, after checking that inputs and targets have the same n >= 1."""
+    if len(inputs) != len(targets):
+        raise ValueError(f"inputs and targets must have the same number of samples, got {len(inputs)} and {len(targets)}")
+    if len(inputs) == 0:
+        raise ValueError("inputs is empty: need at least one sample")
+    return len(inputs)

@@ -82,7 +82,7 @@ def train(model, inputs, targets, criterion, optimizer, epochs=1, batch_size=32,
     """
     epochs = _validate.integer("epochs", epochs, low=1)
     batch_size = _validate.integer("batch_size", batch_size, low=1)
-    n = _batch_count(inputs, targets)
+    n = _validate.sample_count(inputs, targets)
     order = np.random.default_rng(seed)
     losses = []
     for _ in range(epochs):
@@ -95,14 +95,6 @@ def train(model, inputs, targets, criterion, optimizer, epochs=1, batch_size=32,
             optimizer.step()
             losses.append(float(loss))
     return losses
-
-
-def _batch_count(inputs, targets):
-    if len(inputs) != len(targets):
-        raise ValueError(f"inputs and targets must have the same number of samples, got {len(inputs)} and {len(targets)}")
-    if len(inputs) == 0:
-        raise ValueError("inputs is empty: need at least one sample")
-    return len(inputs)
 
 
 def save_weights(model, path):
