@@ -3,6 +3,8 @@
 Implementations:
   scratch-numpy   the handwritten code on NumPy (CPU)        torch-cpu    its torch twin, eager, CPU
   scratch-cupy    the same handwritten code on CuPy (GPU)    torch-cuda   its torch twin, eager, CUDA
+  torch-cuda-graph  the torch twin's two-layer forward and training step captured once in a CUDA
+                  graph and replayed: what is left when kernel-launch overhead is gone (a bound)
 Each builder returns the cases for the implementations it is asked for; a new model adds a builder
 to BUILDERS and nothing else changes.
 """
@@ -22,7 +24,7 @@ import torch_impl.two_layer
 from scratch.nn import Parameter
 
 CPU_IMPLS = ("scratch-numpy", "torch-cpu")
-GPU_IMPLS = ("scratch-cupy", "torch-cuda")
+GPU_IMPLS = ("scratch-cupy", "torch-cuda", "torch-cuda-graph")
 
 
 @dataclass
@@ -47,13 +49,14 @@ def array_module(impl):
 
 
 def torch_device(impl):
-    return "cuda" if impl == "torch-cuda" else "cpu"
+    return "cuda" if impl.startswith("torch-cuda") else "cpu"
 
 
 # --- notes §1: gradient descent on the bowl
 
 
 def gradient_descent_cases(impls, quick):
+    impls = [i for i in impls if i != "torch-cuda-graph"]  # a data-dependent loop: nothing to capture
     for iterations in (10, 100) if quick else (10, 100, 1000):
         for impl in impls:
             if impl.startswith("scratch"):
@@ -69,6 +72,7 @@ def gradient_descent_cases(impls, quick):
 
 
 def _optimizer_cases(name, make_scratch, make_torch, flops_per_element, impls, quick):
+    impls = [i for i in impls if i != "torch-cuda-graph"]
     for n in (10**3, 10**5, 10**6) if quick else (10**2, 10**3, 10**4, 10**5, 10**6, 10**7):
         for impl in impls:
             if impl.startswith("scratch"):
@@ -105,8 +109,8 @@ def perceptron_cases(impls, quick):
         X = rng.standard_normal((n, d)).astype(np.float32)
         y = (rng.random(n) < 0.5).astype(np.float32)  # random labels: it keeps making mistakes
         for impl in impls:
-            if impl == "scratch-cupy":
-                continue  # the rule is a per-sample loop; a GPU kernel launch per sample only slows it
+            if impl in ("scratch-cupy", "torch-cuda-graph"):
+                continue  # the rule is a per-sample loop with a branch per sample: nothing for a GPU to gain
             if impl.startswith("scratch"):
                 model, train = scratch.perceptron.Perceptron(d), scratch.perceptron.train_perceptron
                 inputs, targets = X, y
@@ -158,6 +162,14 @@ def two_layer_cases(impls, quick):
         flops = _two_layer_flops(*dims)
         for impl in impls:
             model, X, Y, crit, opt = _two_layer_setup(impl, *dims)
+            if impl == "torch-cuda-graph":
+                graphed = _cuda_graphs(model, X, Y, crit, opt)
+                if graphed is None:
+                    continue
+                forward, step = graphed
+                yield Case("two-layer forward", size, label, impl, forward, flops=flops, size_unit=UNIT)
+                yield Case("two-layer training step (SGD momentum)", size, label, impl, step, flops=2.5 * flops, size_unit=UNIT)
+                continue
             if impl.startswith("scratch"):
                 def step(model=model, X=X, Y=Y, crit=crit, opt=opt):
                     opt.zero_grad()
@@ -183,6 +195,34 @@ def two_layer_cases(impls, quick):
             yield Case("two-layer backward", size, label, impl, backward, flops=2 * flops, size_unit=UNIT)
             yield Case("two-layer training step (SGD momentum)", size, label, impl, step, flops=2.5 * flops, size_unit=UNIT)
             yield Case("two-layer step: its 5 GEMMs alone", size, label, impl, _bare_gemms(impl, *dims), flops=2.5 * flops, size_unit=UNIT)
+
+
+def _cuda_graphs(model, X, Y, crit, opt):
+    """(forward replay, training-step replay) of CUDA graphs captured from the torch twin, following
+    torch's whole-network capture recipe (docs: CUDA Graphs): warm up on a side stream, set the
+    gradients to None, capture once, replay. None, with the reason printed, if capture fails."""
+    try:
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(3):  # warm-up: cuBLAS handles, the momentum buffers, autograd's caches
+                opt.zero_grad(set_to_none=True)
+                crit(model(X), Y).backward()
+                opt.step()
+        torch.cuda.current_stream().wait_stream(side)
+        step_graph = torch.cuda.CUDAGraph()
+        opt.zero_grad(set_to_none=True)
+        with torch.cuda.graph(step_graph):
+            crit(model(X), Y).backward()
+            opt.step()
+        forward_graph = torch.cuda.CUDAGraph()
+        with torch.no_grad(), torch.cuda.graph(forward_graph):
+            model(X)
+        torch.cuda.synchronize()
+        return forward_graph.replay, step_graph.replay
+    except Exception as exc:  # written without a GPU at hand: a failure must not stop the other timings
+        print(f"torch-cuda-graph skipped: capture failed: {type(exc).__name__}: {exc}")
+        return None
 
 
 def _bare_gemms(impl, N, d_in, hidden, d_out):
@@ -219,7 +259,7 @@ def all_cases(impls, quick):
 
 def gemm_cases(impls, quick):
     n = 1024 if quick else 2048
-    for impl in impls:
+    for impl in [i for i in impls if i != "torch-cuda-graph"]:
         if impl.startswith("scratch"):
             xp = array_module(impl)
             a = xp.ones((n, n), dtype=xp.float32)

@@ -9,6 +9,7 @@ PEAK_MODEL = "GEMM float32 (peak)"
 GEMMS_MODEL = "two-layer step: its 5 GEMMs alone"
 STEP_MODEL = "two-layer training step (SGD momentum)"
 PAIRS = [("scratch-numpy", "torch-cpu"), ("scratch-cupy", "torch-cuda")]
+GPU = ("scratch-cupy", "torch-cuda", "torch-cuda-graph")
 
 
 def _fmt_time(seconds):
@@ -24,7 +25,7 @@ def peaks(rows):
     out = {}
     for r in rows:
         if r["model"] == PEAK_MODEL or (r["model"] == GEMMS_MODEL and r["size"] >= 10**7):
-            side = "gpu" if r["impl"] in ("scratch-cupy", "torch-cuda") else "cpu"
+            side = "gpu" if r["impl"] in GPU else "cpu"
             out[side] = max(out.get(side, 0.0), r["flop_per_s"])
     return out
 
@@ -38,7 +39,8 @@ def by_model(rows):
 
 def markdown(rows, env):
     peak = peaks(rows)
-    impls = [i for i in ("scratch-numpy", "torch-cpu", "scratch-cupy", "torch-cuda") if any(r["impl"] == i for r in rows)]
+    impls = [i for i in ("scratch-numpy", "torch-cpu", "scratch-cupy", "torch-cuda", "torch-cuda-graph")
+             if any(r["impl"] == i for r in rows)]
     lines = [
         "# Benchmarks: scratch (NumPy/CuPy) against torch",
         "",
@@ -46,7 +48,7 @@ def markdown(rows, env):
         "",
         "| machine | |", "|---|---|",
         f"| CPU | {env['cpu']} |",
-        f"| threads | {env['threads']} (torch and NumPy's BLAS both pinned to it); OMP_WAIT_POLICY={env['omp_wait_policy']} |",
+        f"| threads | {env['threads']} (torch and NumPy's BLAS both pinned to it); OMP_WAIT_POLICY={env.get('omp_wait_policy', '(unset)')} |",
         f"| versions | Python {env['python']}, NumPy {env['numpy']}, torch {env['torch']} |",
         f"| BLAS | NumPy: {env['numpy_blas']}; torch: {env['torch_blas']} |",
     ]
@@ -88,7 +90,7 @@ def markdown(rows, env):
                         row.append("—")
             if "% peak (best impl)" in header:
                 best = min(cells.values(), key=lambda r: r["median_s"])
-                side = "gpu" if best["impl"] in ("scratch-cupy", "torch-cuda") else "cpu"
+                side = "gpu" if best["impl"] in GPU else "cpu"
                 pct = 100 * best["flop_per_s"] / peak[side] if best["flop_per_s"] and side in peak else None
                 row.append(f"{pct:.1f}% ({best['impl']})" if pct is not None else "—")
             lines.append("| " + " | ".join(row) + " |")
@@ -172,7 +174,8 @@ def plots(rows, env, out):
     cols = 3
     fig, axes = plt.subplots((len(models) + cols - 1) // cols, cols, figsize=(5 * cols, 3.8 * ((len(models) + cols - 1) // cols)),
                              squeeze=False)
-    styles = {"scratch-numpy": ("C0", "-o"), "torch-cpu": ("C1", "-s"), "scratch-cupy": ("C2", "--o"), "torch-cuda": ("C3", "--s")}
+    styles = {"scratch-numpy": ("C0", "-o"), "torch-cpu": ("C1", "-s"), "scratch-cupy": ("C2", "--o"),
+              "torch-cuda": ("C3", "--s"), "torch-cuda-graph": ("C4", ":^")}
     for ax, model in zip(axes.flat, models):
         for impl, (color, style) in styles.items():
             pts = sorted((s, c[impl]["median_s"]) for s, c in grouped[model].items() if impl in c)

@@ -10,7 +10,7 @@ def measure(fn, min_run_time, threads):
     return timer.blocked_autorange(min_run_time=min_run_time)
 
 
-IMPL_ORDER = ("scratch-numpy", "torch-cpu", "scratch-cupy", "torch-cuda")
+IMPL_ORDER = ("scratch-numpy", "torch-cpu", "scratch-cupy", "torch-cuda", "torch-cuda-graph")
 
 
 def run(cases, min_run_time, threads):
