@@ -82,7 +82,9 @@ def test_relu_kink_takes_torchs_zero_gradient():
 
 def make_optimizers(kind, s, t):
     if kind == "sgd":
-        kw = dict(lr=0.05, momentum=0.9)
+        # lr / (1 - momentum) = 0.1 keeps even batch-1 MSE steps on N(0, 1) data stable; at lr = 0.05
+        # (0.5 effective) some runs diverge to inf in both twins, and comparing infinities tests nothing
+        kw = dict(lr=0.01, momentum=0.9)
         return scratch.optim.SGD(s.parameters(), **kw), torch.optim.SGD(t.parameters(), **kw)
     kw = dict(lr=0.01)
     return scratch.optim.Adam(s.parameters(), **kw), torch.optim.Adam(t.parameters(), **kw)
@@ -114,6 +116,7 @@ def test_training_runs_match_torch_step_for_step(optimizer, loss, n, batch_size,
     s_losses = s2.train(s, X, Y, s_crit, s_opt, epochs=epochs, batch_size=batch_size, seed=seed)
     t_losses = t2.train(t, torch.from_numpy(X), t_Y, t_crit, t_opt, epochs=epochs, batch_size=batch_size, seed=seed)
     assert len(s_losses) == len(t_losses) >= 100
+    assert np.all(np.isfinite(t_losses)), "the run diverged: the test's hyperparameters, not the code"
     assert_close(np.array(s_losses), np.array(t_losses))
     for k, v in t.state_dict().items():
         assert_close(s.state_dict()[k], v, err_msg=k)
