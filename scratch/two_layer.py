@@ -7,6 +7,7 @@ the torch twin, written out: the chain rule applied from the output back, each g
 the derivative it comes from. Where this departs from the notes: their docstring says the output
 is (batch_size, input_dim); it is (batch_size, output_dim).
 """
+import inspect
 from pathlib import Path
 
 import numpy as np
@@ -75,7 +76,7 @@ def _accumulate(param, grad):
 def train(model, inputs, targets, criterion, optimizer, epochs=1, batch_size=32, seed=0):
     """Mini-batch training; returns the loss of every step, in order, as a list of floats.
 
-    model: a SimpleNN (any module whose backward takes input_grad=False).
+    model: a SimpleNN, or any scratch module with a backward (Sequential, Linear, ...).
     inputs (n, input_dim) · targets: what `criterion` takes for n samples. Each epoch visits the
     samples in the order np.random.default_rng(seed) permutes them — the torch twin draws the
     same order — in batches of batch_size (the last may be smaller).
@@ -83,6 +84,8 @@ def train(model, inputs, targets, criterion, optimizer, epochs=1, batch_size=32,
     epochs = _validate.integer("epochs", epochs, low=1)
     batch_size = _validate.integer("batch_size", batch_size, low=1)
     n = _validate.sample_count(inputs, targets)
+    # the data needs no gradient (autograd skips it too): ask the model not to compute it, if it can
+    skip_input_grad = {"input_grad": False} if "input_grad" in inspect.signature(model.backward).parameters else {}
     order = np.random.default_rng(seed)
     losses = []
     for _ in range(epochs):
@@ -91,7 +94,7 @@ def train(model, inputs, targets, criterion, optimizer, epochs=1, batch_size=32,
             batch = permutation[start:start + batch_size]
             optimizer.zero_grad()
             loss = criterion(model(inputs[batch]), targets[batch])
-            model.backward(criterion.backward(), input_grad=False)  # dL/d out, then back through the network
+            model.backward(criterion.backward(), **skip_input_grad)  # dL/d out, then back through the network
             optimizer.step()
             losses.append(float(loss))
     return losses

@@ -122,6 +122,22 @@ def test_training_runs_match_torch_step_for_step(optimizer, loss, n, batch_size,
         assert_close(s.state_dict()[k], v, err_msg=k)
 
 
+def test_train_takes_any_scratch_module_and_matches_torch():
+    """The same loop trains a Sequential (Linear, Tanh, Linear, Sigmoid) identically to torch's."""
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((40, 3)), rng.random((40, 2))
+    layers = [snn.Linear(3, 6, dtype=np.float64, generator=rng), snn.Tanh(), snn.Linear(6, 2, dtype=np.float64, generator=rng), snn.Sigmoid()]
+    s = snn.Sequential(*layers)
+    t = torch.nn.Sequential(torch.nn.Linear(3, 6), torch.nn.Tanh(), torch.nn.Linear(6, 2), torch.nn.Sigmoid()).double()
+    t.load_state_dict({k: torch.from_numpy(v) for k, v in s.state_dict().items()})
+    s_losses = s2.train(s, X, Y, snn.MSELoss(), scratch.optim.Adam(s.parameters(), lr=0.01), epochs=15, batch_size=6, seed=1)
+    t_losses = t2.train(t, torch.from_numpy(X), torch.from_numpy(Y), torch.nn.MSELoss(),
+                        torch.optim.Adam(t.parameters(), lr=0.01), epochs=15, batch_size=6, seed=1)
+    assert len(s_losses) == 105
+    assert_close(np.array(s_losses), np.array(t_losses))
+    assert np.mean(s_losses[-7:]) < np.mean(s_losses[:7])  # the last epoch (7 batches) below the first
+
+
 def test_simple_nn_learns_xor_in_both_twins_identically():
     """XOR, which no perceptron can learn (see test_perceptron), with 8 hidden ReLUs."""
     X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64)
