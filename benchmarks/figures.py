@@ -26,6 +26,13 @@ def _plt():
     return plt
 
 
+def _save(fig, path):
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    _plt().close(fig)
+    return path
+
+
 def gradient_descent_figure(out):
     plt = _plt()
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
@@ -43,10 +50,7 @@ def gradient_descent_figure(out):
         ax.set_aspect("equal")
         ax.legend(fontsize=8, loc="upper right")
     fig.suptitle("Gradient descent on (x-2)² + (y+3)²: the minimum is (2, -3)")
-    fig.tight_layout()
-    fig.savefig(out / "study_gradient_descent.png", dpi=100)
-    plt.close(fig)
-    return out / "study_gradient_descent.png"
+    return _save(fig, out / "study_gradient_descent.png")
 
 
 def perceptron_figure(out):
@@ -83,10 +87,7 @@ def perceptron_figure(out):
     bx.set_ylabel("mistakes (updates) in the epoch")
     bx.set_title("mistakes per epoch: the last epoch is the first with none", fontsize=10)
     bx.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / "study_perceptron.png", dpi=100)
-    plt.close(fig)
-    return out / "study_perceptron.png"
+    return _save(fig, out / "study_perceptron.png")
 
 
 def two_layer_figure(out):
@@ -118,10 +119,7 @@ def two_layer_figure(out):
         bx.set_ylabel("|scratch - torch|")
         bx.set_xlabel("step")
         bx.set_title(f"largest gap {gap.max():.1e} (float64 rounding; an exact 0 is drawn at 1e-18)", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(out / "study_two_layer.png", dpi=100)
-    plt.close(fig)
-    return out / "study_two_layer.png"
+    return _save(fig, out / "study_two_layer.png")
 
 
 def write(out):

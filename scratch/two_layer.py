@@ -14,6 +14,7 @@ import numpy as np
 
 from scratch import _validate
 from scratch.nn import Linear, Module
+from scratch.nn.parameter import accumulate_grad
 from scratch.nn import functional as F
 
 
@@ -52,25 +53,20 @@ class SimpleNN(Module):
         g = grad_output.reshape(-1, grad_output.shape[-1])  # dL/d out   (N, out)
 
         # out = h W2^T + b2
-        _accumulate(self.fc2.weight, g.T @ h2)  # dL/dW2 = g^T h        (out, N) @ (N, hidden) -> (out, hidden)
-        _accumulate(self.fc2.bias, g.sum(axis=0))  # dL/db2 = sum_n g   -> (out,)
+        accumulate_grad(self.fc2.weight, g.T @ h2)  # dL/dW2 = g^T h        (out, N) @ (N, hidden) -> (out, hidden)
+        accumulate_grad(self.fc2.bias, g.sum(axis=0))  # dL/db2 = sum_n g   -> (out,)
         grad_h = g @ self.fc2.weight.data  # dL/dh = g W2            (N, out) @ (out, hidden) -> (N, hidden)
 
         # h = max(a, 0)
         grad_a = grad_h * (a2 > 0)  # dh/da = 1 where a > 0, else 0 (0 at a == 0, as torch)
 
         # a = x W1^T + b1
-        _accumulate(self.fc1.weight, grad_a.T @ x2)  # dL/dW1 = grad_a^T x   (hidden, N) @ (N, in) -> (hidden, in)
-        _accumulate(self.fc1.bias, grad_a.sum(axis=0))  # dL/db1 = sum_n grad_a   -> (hidden,)
+        accumulate_grad(self.fc1.weight, grad_a.T @ x2)  # dL/dW1 = grad_a^T x   (hidden, N) @ (N, in) -> (hidden, in)
+        accumulate_grad(self.fc1.bias, grad_a.sum(axis=0))  # dL/db1 = sum_n grad_a   -> (hidden,)
         if not input_grad:
             return None
         grad_x = grad_a @ self.fc1.weight.data  # dL/dx = grad_a W1     (N, hidden) @ (hidden, in) -> (N, in)
         return grad_x.reshape(x.shape)
-
-
-def _accumulate(param, grad):
-    """p.grad += grad, as autograd accumulates until zero_grad()."""
-    param.grad = grad if param.grad is None else param.grad + grad
 
 
 def train(model, inputs, targets, criterion, optimizer, epochs=1, batch_size=32, seed=0):

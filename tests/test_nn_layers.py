@@ -138,7 +138,7 @@ def test_huge_inputs_stay_finite(name):
     s, t = pair(name, np.float64, **kw)
     with np.errstate(over="raise", invalid="raise", divide="raise"):  # underflow to 0 is fine
         out = s(x)
-    assert np.all(np.isfinite(out) | (name == "LogSoftmax"))
+    assert np.all(np.isfinite(out))  # log-softmax too: these rows give 0, -1e4, -2e4 and -log 2, -log 2, -1600 - log 2
     assert_close(out, t(torch.from_numpy(x)))
 
 
@@ -231,7 +231,7 @@ def test_linear_init_follows_torchs_uniform_bounds(in_features):
                     generator=np.random.default_rng(i)).bias.data for i in range(40)])):
         assert samples.min() >= -bound and samples.max() <= bound
         assert ks_statistic_uniform(samples, -bound, bound) < 1.95 / math.sqrt(len(samples))
-    # the same bounds as torch's own draw, measured: torch's extremes approach the same edges
+    # torch's own draw passes the same test against the same bounds: they are torch's
     torch.manual_seed(0)
     t = torch.nn.Linear(in_features, 64).weight.detach().numpy().ravel()
     assert ks_statistic_uniform(t.astype(np.float64), -bound, bound) < 1.95 / math.sqrt(len(t))

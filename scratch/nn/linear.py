@@ -5,7 +5,7 @@ import numpy as np
 
 from scratch.nn import init
 from scratch.nn.module import Module
-from scratch.nn.parameter import Parameter
+from scratch.nn.parameter import Parameter, accumulate_grad
 
 
 class Linear(Module):
@@ -60,12 +60,10 @@ class Linear(Module):
             raise ValueError(f"grad_output must have the output's shape {expected}, got {tuple(grad_output.shape)}")
         g2, x2 = grad_output.reshape(-1, self.out_features), x.reshape(-1, self.in_features)  # fold the * dims
         # dL/dW = g^T x   (out, N) @ (N, in) -> (out, in)
-        grad_weight = g2.T @ x2
-        self.weight.grad = grad_weight if self.weight.grad is None else self.weight.grad + grad_weight
+        accumulate_grad(self.weight, g2.T @ x2)
         if self.bias is not None:
             # dL/db = sum over the batch of g   (N, out) -> (out,)
-            grad_bias = g2.sum(axis=0)
-            self.bias.grad = grad_bias if self.bias.grad is None else self.bias.grad + grad_bias
+            accumulate_grad(self.bias, g2.sum(axis=0))
         if not input_grad:
             return None
         # dL/dx = g W   (*, out) @ (out, in) -> (*, in)

@@ -18,10 +18,15 @@ class _Loss(Module):
         F._check_reduction(reduction)
         self.reduction = reduction
 
-    def _scale(self, grad_output, loss_shape, xp):
-        """d total / d loss-element: grad_output / (number averaged) for 'mean', grad_output otherwise."""
-        if getattr(self, "_cache", None) is None:
+    def _saved(self):
+        """What forward kept for backward; an error if there was no forward."""
+        cache = getattr(self, "_cache", None)
+        if cache is None:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+        return cache
+
+    def _scale(self, grad_output, loss_shape):
+        """d total / d loss-element before the mean's division: grad_output, or 1 for a scalar loss."""
         if self.reduction == "none":
             if grad_output is None or grad_output.shape != loss_shape:
                 raise ValueError(f"with reduction='none', backward needs grad_output of the loss's shape {loss_shape}")
@@ -44,8 +49,8 @@ class MSELoss(_Loss):
         return loss
 
     def backward(self, grad_output=None):
-        x, y = self._cache if getattr(self, "_cache", None) else (None, None)
-        g = self._scale(grad_output, getattr(x, "shape", None), array_module(x))
+        x, y = self._saved()
+        g = self._scale(grad_output, x.shape)
         n = x.size if self.reduction == "mean" else 1
         return g * 2 * (x - y) / n  # d/dx (x - y)^2 = 2 (x - y)
 
@@ -68,14 +73,13 @@ class BCEWithLogitsLoss(_Loss):
         return loss
 
     def backward(self, grad_output=None):
-        x, y = self._cache if getattr(self, "_cache", None) else (None, None)
-        xp = array_module(x)
-        g = self._scale(grad_output, getattr(x, "shape", None), xp)
+        x, y = self._saved()
+        g = self._scale(grad_output, x.shape)
         # l = (1 - y) x + lw * softplus(-x), lw = 1 + (p - 1) y  =>  dl/dx = (1 - y) - lw * sigmoid(-x)
         log_weight = 1 + (self.pos_weight - 1) * y if self.pos_weight is not None else 1
         grad = (1 - y) - log_weight * F.sigmoid(-x)
         if self.weight is not None:
-            grad = grad * self.weight
+            grad = grad * self.weight  # the weight multiplies each element's loss, so its derivative too
         n = x.size if self.reduction == "mean" else 1
         return g * grad / n
 
@@ -100,11 +104,10 @@ class CrossEntropyLoss(_Loss):
         return loss
 
     def backward(self, grad_output=None):
-        x, T, denominator, logp = self._cache if getattr(self, "_cache", None) else (None,) * 4
+        x, T, denominator, logp = self._saved()
         xp = array_module(x)
-        class_dim = 1 if getattr(x, "ndim", 0) > 1 else 0
-        loss_shape = None if x is None else x.shape[:class_dim] + x.shape[class_dim + 1:]
-        g = self._scale(grad_output, loss_shape, xp)
+        class_dim = 1 if x.ndim > 1 else 0
+        g = self._scale(grad_output, x.shape[:class_dim] + x.shape[class_dim + 1:])
         if self.reduction == "none":
             g = F._class_axis(g, class_dim)
         elif self.reduction == "mean":

@@ -31,3 +31,8 @@ class Parameter:
 
     def __repr__(self):
         return f"Parameter containing:\n{self.data!r}"
+
+
+def accumulate_grad(param, grad):
+    """param.grad += grad (None counts as 0), as autograd accumulates until zero_grad()."""
+    param.grad = grad if param.grad is None else param.grad + grad
