@@ -1,4 +1,6 @@
 """Losses and functional ops against torch: every option, drawn shapes, huge logits, finite differences."""
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -188,6 +190,17 @@ def test_a_target_that_numpy_would_broadcast_is_refused():
     for crit in (snn.MSELoss(), snn.BCEWithLogitsLoss()):
         with pytest.raises(ValueError, match=r"target shape \(4,\) must equal input shape \(4, 1\)"):
             crit(x, y)
+
+
+@pytest.mark.parametrize("name, shape, input_shape", [("weight", (4,), (4, 1)), ("weight", (3, 2), (3, 1)),
+                                                     ("pos_weight", (4,), (4, 3)), ("pos_weight", (2, 3), (1, 3))])
+def test_bce_weights_that_would_enlarge_the_loss_are_refused_as_torch_does(name, shape, input_shape):
+    """A (4,) weight on (4, 1) logits would broadcast 4 losses into 16; torch raises, and so does scratch."""
+    x, y, factor = np.zeros(input_shape), np.zeros(input_shape), np.ones(shape)
+    with pytest.raises(ValueError, match=re.escape(f"{name} of shape {tuple(shape)} must broadcast to the input's shape")):
+        F.binary_cross_entropy_with_logits(x, y, **{name: factor})
+    with pytest.raises(RuntimeError):
+        TF.binary_cross_entropy_with_logits(torch.from_numpy(x), torch.from_numpy(y), **{name: torch.from_numpy(factor)})
 
 
 def test_class_indices_out_of_range_are_refused():

@@ -265,10 +265,20 @@ def test_backward_before_forward_and_misshaped_gradients_are_refused(name, kw):
         s.backward(np.ones(out.shape[:-1] + (out.shape[-1] + 1,), np.float32))
 
 
-@pytest.mark.parametrize("bad", [0, -1, 2.5, True])
-def test_linear_sizes_must_be_positive_integers(bad):
-    with pytest.raises(ValueError, match="in_features must be a positive integer"):
+@pytest.mark.parametrize("bad, error, match", [(0, ValueError, "in_features must be >= 1"),
+                                               (-1, ValueError, "in_features must be >= 1"),
+                                               (2.5, TypeError, "in_features must be an integer"),
+                                               (True, TypeError, "in_features must be an integer")])
+def test_linear_sizes_must_be_positive_integers(bad, error, match):
+    with pytest.raises(error, match=match):  # torch: TypeError for a non-integer size
         snn.Linear(bad, 2)
+    with pytest.raises(error, match=match.replace("in_", "out_")):
+        snn.Linear(2, bad)
+
+
+def test_linear_refuses_what_is_not_an_array():
+    with pytest.raises(TypeError, match="Linear expected an array"):
+        snn.Linear(2, 1)([[1.0, 2.0]])
 
 
 def test_unsupported_torch_options_say_so():

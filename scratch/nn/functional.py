@@ -8,6 +8,8 @@ Where this is stricter than torch: a loss whose input and target shapes differ r
 broadcasting ((n,) against (n, 1) would become (n, n) — torch only warns), and class indices out
 of range raise a ValueError naming the offender.
 """
+import numpy as np
+
 from scratch._backend import array_module
 
 REDUCTIONS = ("none", "mean", "sum")
@@ -38,6 +40,19 @@ def _check_same_shape(input, target, what="input"):
             f"target shape {tuple(target.shape)} must equal {what} shape {tuple(input.shape)} "
             "(broadcasting them, as (n,) against (n, 1) -> (n, n), is the classic silent bug)"
         )
+
+
+def _check_broadcasts_to(name, array, shape):
+    """`array` (or None) must broadcast to `shape` without enlarging it: a (n,) weight against (n, 1)
+    logits would otherwise turn n losses into n^2. torch refuses it too."""
+    if array is None:
+        return
+    try:
+        fits = np.broadcast_shapes(array.shape, shape) == tuple(shape)
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"{name} of shape {tuple(array.shape)} must broadcast to the input's shape {tuple(shape)}")
 
 
 # --- layers and activations
@@ -116,6 +131,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     _unsupported(size_average=size_average, reduce=reduce)
     _check_reduction(reduction)
     _check_same_shape(input, target)
+    for name, factor in (("weight", weight), ("pos_weight", pos_weight)):
+        _check_broadcasts_to(name, factor, input.shape)
     xp = array_module(input)
     softplus_neg = xp.log1p(xp.exp(-xp.abs(input))) + xp.maximum(-input, 0)  # -log s(x)
     log_weight = 1 + (pos_weight - 1) * target if pos_weight is not None else 1

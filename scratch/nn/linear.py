@@ -3,6 +3,7 @@ import math
 
 import numpy as np
 
+from scratch import _validate
 from scratch.nn import init
 from scratch.nn.module import Module
 from scratch.nn.parameter import Parameter, accumulate_grad
@@ -17,13 +18,12 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True, *, dtype=np.float32, generator=None):
         super().__init__()
-        for name, value in (("in_features", in_features), ("out_features", out_features)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        in_features = _validate.integer("in_features", in_features, low=1)
+        out_features = _validate.integer("out_features", out_features, low=1)
         dtype = np.dtype(dtype)
         if dtype.kind != "f":
             raise TypeError(f"dtype must be a floating-point dtype, got {dtype}")
-        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.in_features, self.out_features = in_features, out_features
         self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype))
         self.bias = Parameter(np.empty((out_features,), dtype=dtype)) if bias else None
         self.reset_parameters(generator)
@@ -37,6 +37,8 @@ class Linear(Module):
 
     def forward(self, input):
         """input (*, in) -> (*, out)"""
+        if not hasattr(input, "shape"):
+            raise TypeError(f"Linear expected an array (NumPy or CuPy), got {type(input).__name__}")
         if input.shape[-1:] != (self.in_features,):
             raise ValueError(f"Linear expected input of shape (*, {self.in_features}), got {tuple(input.shape)}")
         if input.dtype != self.weight.dtype:
