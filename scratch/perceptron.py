@@ -18,6 +18,7 @@ Where this departs from the notes, and why:
 import numpy as np
 
 from scratch import _validate
+from scratch._backend import array_module
 from scratch.nn import Linear, Module
 
 
@@ -52,6 +53,11 @@ def train_perceptron(model, inputs, targets, learning_rate=0.01, epochs=10, *, m
     if not isinstance(model, Perceptron):
         raise TypeError(f"model must be a scratch Perceptron, got {type(model).__name__}")
     w, b = model.linear.weight.data, model.linear.bias.data  # (1, d), (1,): updated in place
+    if array_module(w, inputs, targets) is not np:
+        raise TypeError(
+            "train_perceptron runs on NumPy: its rule is a loop over single samples, each a branch on the "
+            "host, which a GPU only slows down; call model.to('cpu') and pass NumPy arrays (x.get())"
+        )
     X, Y = _validate.binary_classification_data(inputs, targets, model.linear.in_features)
     learning_rate = _validate.real_number("learning_rate", learning_rate, low=0.0, low_open=True)
     epochs = _validate.integer("epochs", epochs, low=1)

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from scratch import _validate
+from scratch._backend import array_module
 from scratch.nn import Linear, Module
 from scratch.nn.parameter import accumulate_grad
 from scratch.nn import functional as F
@@ -83,9 +84,10 @@ def train(model, inputs, targets, criterion, optimizer, epochs=1, batch_size=32,
     # the data needs no gradient (autograd skips it too): ask the model not to compute it, if it can
     skip_input_grad = {"input_grad": False} if "input_grad" in inspect.signature(model.backward).parameters else {}
     order = np.random.default_rng(seed)
+    xp = array_module(inputs)
     losses = []
     for _ in range(epochs):
-        permutation = order.permutation(n)
+        permutation = xp.asarray(order.permutation(n))  # drawn on the host, then to the data's device
         for start in range(0, n, batch_size):
             batch = permutation[start:start + batch_size]
             optimizer.zero_grad()
