@@ -66,3 +66,57 @@ def test_the_command_line_refuses_bad_arguments():
     assert run.returncode != 0 and "--threads must be >= 1" in run.stderr
     run = subprocess.run([sys.executable, "-m", "benchmarks", "--device", "tpu"], capture_output=True, text=True)
     assert run.returncode == 2 and "invalid choice" in run.stderr
+
+
+GPU_ENV = {"wall_time_s": 1, "cpu": "x", "threads": 2, "python": "3", "numpy": "2", "torch": "2", "numpy_blas": "b",
+           "torch_blas": "b", "gpu": "NVIDIA H100", "cuda": "12.8", "cupy": "14.0", "tf32": False}
+
+
+def gpu_rows(cupy_over_torch_at_largest):
+    """CPU times grow 10x a size, GPU times stay flat: torch's GPU wins from the middle size on,
+    scratch's GPU (10x slower than torch's, except at the largest size) only at the largest."""
+    sizes = [(10**4, "small"), (10**6, "middle"), (10**8, "large")]
+    rows = []
+    for i, (size, label) in enumerate(sizes):
+        cpu = 1e-3 * 10**i  # 1 ms, 10 ms, 100 ms against the GPU's 2 ms
+        torch_gpu = 2e-3
+        scratch_gpu = torch_gpu * (cupy_over_torch_at_largest if label == "large" else 10.0)
+        rows += [row(STEP, size, label, "scratch-numpy", cpu), row(STEP, size, label, "torch-cpu", cpu),
+                 row(STEP, size, label, "scratch-cupy", scratch_gpu), row(STEP, size, label, "torch-cuda", torch_gpu),
+                 row(STEP, size, label, "torch-cuda-graph", torch_gpu / 2)]
+    return rows
+
+
+def test_the_cupy_target_is_judged_at_the_largest_size_whatever_the_row_order():
+    rows = gpu_rows(1.05)
+    met = "\n".join(report.targets(rows[::-1]))  # the largest size first: order must not matter
+    assert ("CuPy <= 1.1x torch CUDA eager at large sizes: **met** — 1.05x at large, the largest size measured "
+            "(all sizes: small 10.00x, middle 10.00x, large 1.05x)") in met
+    assert "CUDA graph takes 0.50x of its eager time" in met
+    missed = "\n".join(report.targets(gpu_rows(1.5)))
+    assert "**missed** — 1.50x at large" in missed
+
+
+def test_the_findings_say_where_the_gpu_starts_to_win():
+    findings = "\n".join(report._findings([], gpu_rows(0.9)))
+    assert (f"**{STEP}**: torch on the GPU beats torch on the CPU from middle on; "
+            "scratch on the GPU beats scratch on the CPU from large on.") in findings
+    slow_gpu = [dict(r, median_s=1.0) if r["impl"] == "scratch-cupy" else r for r in gpu_rows(0.9)]
+    assert "scratch on the GPU does not beat scratch on the CPU even at the largest size" in "\n".join(report._findings([], slow_gpu))
+
+
+def test_crossover_is_from_the_last_loss_on_not_the_first_win():
+    sizes = {1: {"a": {"median_s": 2, "size_label": "1"}, "b": {"median_s": 1}},  # a lone early win: noise
+             2: {"a": {"median_s": 1, "size_label": "2"}, "b": {"median_s": 2}},
+             3: {"a": {"median_s": 2, "size_label": "3"}, "b": {"median_s": 1}}}
+    assert report.crossover(sizes, "a", "b") == "3"
+    assert report.crossover(sizes, "a", "c") is None
+
+
+def test_a_gpu_run_writes_the_gpu_line_and_the_crossover_plot(tmp_path):
+    written = report.write(gpu_rows(1.0), GPU_ENV, tmp_path)
+    assert sorted(p.name for p in written) == ["crossover.png", "report.md", "results.csv", "results.json", "scaling.png"]
+    md = (tmp_path / "report.md").read_text()
+    assert "| GPU | NVIDIA H100, CUDA 12.8, CuPy 14.0, TF32 off |" in md
+    assert "scratch/torch (cuda)" in md and "| large |" in md
+    assert (tmp_path / "crossover.png").stat().st_size > 10_000
