@@ -45,6 +45,8 @@ def main(argv=None):
             impls += list(cases.GPU_IMPLS)
             torch.backends.cuda.matmul.allow_tf32 = args.tf32
             torch.backends.cudnn.allow_tf32 = args.tf32
+            # CuPy reads CUPY_TF32 at its first float32 matrix product (default off): the same choice for both
+            os.environ["CUPY_TF32"] = "1" if args.tf32 else "0"
         elif args.device == "cuda":
             sys.exit(f"--device cuda: {gpu_reason}")
         else:

@@ -42,6 +42,14 @@ def test_targets_report_met_and_missed_with_the_figures():
     assert "do not overlap" in missed  # q25..q75 = 0.95..1.05 of each median: 15 ms vs 10 ms are apart
 
 
+def test_a_missed_step_target_is_split_into_its_gemms_and_the_rest():
+    rows = synthetic(1.5) + [row(GEMMS, 10**8, "256x(1024-1024-10)", "scratch-numpy", 12e-3, flops=1e9),
+                             row(GEMMS, 10**8, "256x(1024-1024-10)", "torch-cpu", 8e-3, flops=1e9)]
+    missed = "\n".join(report.targets(rows))
+    # step 15 ms = 12 GEMMs + 3 rest; torch 10 ms = 8 GEMMs + 2 rest
+    assert "its 5 GEMMs alone take 1.50x torch's time (NumPy's BLAS against torch's, on the same products) and the rest of the step 1.50x" in missed
+
+
 def test_the_peak_is_the_best_gemm_so_no_row_exceeds_100_percent():
     rows = synthetic(0.9) + [row(GEMMS, 10**8, "big", "scratch-numpy", 1.0, flops=4e11)]  # 400 GFLOP/s
     assert report.peaks(rows)["cpu"] == pytest.approx(4e11)

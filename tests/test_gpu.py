@@ -20,8 +20,10 @@ pytestmark = pytest.mark.gpu
 
 
 @pytest.fixture(autouse=True)
-def true_float32_on_the_gpu():
-    """Equivalence needs IEEE float32 products: TF32 would keep only 10 mantissa bits."""
+def true_float32_on_the_gpu(monkeypatch):
+    """Equivalence needs IEEE float32 products: TF32 would keep only 10 mantissa bits. CuPy reads
+    CUPY_TF32 (default off) at its first float32 matrix product, which happens in these tests."""
+    monkeypatch.setenv("CUPY_TF32", "0")
     saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
     yield
