@@ -30,9 +30,13 @@ def main(argv=None):
     if args.threads < 1:
         sys.exit(f"--threads must be >= 1, got {args.threads}")
     # Fix thread counts before the numerical libraries start their pools.
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(limits=args.threads)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # a bare machine (a GPU box with no package index) still gets its timings
+        print("threadpoolctl is not installed, so NumPy's BLAS threads are not pinned "
+              "(pip install -e '.[bench]'); the report says so")
+    else:
+        threadpool_limits(limits=args.threads)
     import torch
 
     torch.set_num_threads(args.threads)
@@ -64,7 +68,7 @@ def main(argv=None):
     env["wall_time_s"] = round(time.perf_counter() - started, 1)
     args.out.mkdir(parents=True, exist_ok=True)
     written = report.write(rows, env, args.out)
-    if not args.no_figures:
+    if not args.no_figures and report.have_matplotlib():
         from benchmarks import figures
 
         written += figures.write(args.out)

@@ -27,17 +27,25 @@ def cpu_model():
     return platform.processor() or platform.machine()
 
 
-def describe(threads, tf32=None):
-    from threadpoolctl import threadpool_info
+def numpy_blas():
+    """NumPy's BLAS, its version and threads (threadpoolctl), or what NumPy's build says without it."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        blas = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})
+        return f"{blas.get('name', 'unknown')} {blas.get('version', '')} (threads not pinned: threadpoolctl missing)"
+    return ", ".join(f"{i['internal_api']} {i.get('version') or ''} ({i['num_threads']} threads)".replace("  ", " ")
+                     for i in threadpool_info() if i["user_api"] == "blas")
 
+
+def describe(threads, tf32=None):
     env = {
         "cpu": cpu_model(),
         "threads": threads,
         "python": platform.python_version(),
         "numpy": np.__version__,
         "torch": torch.__version__,
-        "numpy_blas": ", ".join(f"{i['internal_api']} {i.get('version') or ''} ({i['num_threads']} threads)".replace("  ", " ")
-                                for i in threadpool_info() if i["user_api"] == "blas"),
+        "numpy_blas": numpy_blas(),
         "torch_blas": "MKL" if torch.backends.mkl.is_available() else "other (see torch.__config__.show())",
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(unset)"),
         "gpu": None,

@@ -2,6 +2,8 @@
 PNG plots (time against size per implementation, log-log; the CPU/GPU crossover where a GPU ran)."""
 import csv
 import datetime
+import functools
+import importlib.util
 import json
 from collections import defaultdict
 
@@ -48,7 +50,9 @@ def markdown(rows, env):
         "",
         "| machine | |", "|---|---|",
         f"| CPU | {env['cpu']} |",
-        f"| threads | {env['threads']} (torch and NumPy's BLAS both pinned to it); OMP_WAIT_POLICY={env.get('omp_wait_policy', '(unset)')} |",
+        f"| threads | {env['threads']} (" + ("torch pinned to it; NumPy's BLAS not pinned" if "not pinned" in env["numpy_blas"]
+                                           else "torch and NumPy's BLAS both pinned to it") +
+        f"); OMP_WAIT_POLICY={env.get('omp_wait_policy', '(unset)')} |",
         f"| versions | Python {env['python']}, NumPy {env['numpy']}, torch {env['torch']} |",
         f"| BLAS | NumPy: {env['numpy_blas']}; torch: {env['torch_blas']} |",
     ]
@@ -195,7 +199,19 @@ def crossover(sizes, cpu, gpu):
     return "" if last_loss == len(both) - 1 else sizes[both[last_loss + 1]][cpu]["size_label"]
 
 
+@functools.cache  # say it once
+def have_matplotlib():
+    """True, or False after saying that the pictures are skipped (the tables and data are written)."""
+    if importlib.util.find_spec("matplotlib") is None:
+        print("matplotlib is not installed: no PNG plots this time (pip install -e '.[bench]'); "
+              "report.md, results.csv and results.json are written")
+        return False
+    return True
+
+
 def plots(rows, env, out):
+    if not have_matplotlib():
+        return []
     import matplotlib
 
     matplotlib.use("Agg")

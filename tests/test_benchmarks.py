@@ -1,6 +1,7 @@
 """The benchmark report's logic on synthetic timings with known answers (no timing happens here:
 speed is measured in benchmarks/, never asserted in a test)."""
 import json
+import re
 import subprocess
 import sys
 
@@ -128,3 +129,25 @@ def test_a_gpu_run_writes_the_gpu_line_and_the_crossover_plot(tmp_path):
     assert "| GPU | NVIDIA H100, CUDA 12.8, CuPy 14.0, TF32 off |" in md
     assert "scratch/torch (cuda)" in md and "| large |" in md
     assert (tmp_path / "crossover.png").stat().st_size > 10_000
+
+
+def test_a_bare_machine_still_gets_its_timings_and_report(tmp_path):
+    """A GPU box may have torch, CuPy and NumPy and nothing else (no tqdm, threadpoolctl or matplotlib,
+    and no package index): the benchmarks must still run end to end, say what they skipped, and write
+    the report and data. (The shortest measurements: nothing about speed is checked here.)"""
+    script = ("import sys\n"
+              "for name in ('tqdm', 'threadpoolctl', 'matplotlib'):\n"
+              "    sys.modules[name] = None  # import fails, as where it is not installed\n"
+              "from benchmarks.__main__ import main\n"
+              f"main(['--quick', '--device', 'cpu', '--min-run-time', '0.001', '--out', {str(tmp_path)!r}])\n")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    done = re.findall(r"benchmarks: (\d+)/(\d+) cases", run.stdout)  # the progress lines that stand in for tqdm
+    assert len(done) >= 2 and done[-1][0] == done[-1][1]
+    assert run.stdout.count("matplotlib is not installed") == 1 and "BLAS threads are not pinned" in run.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.md", "results.csv", "results.json"]
+    md = (tmp_path / "report.md").read_text()
+    assert "NumPy's BLAS not pinned" in md and "threads not pinned: threadpoolctl missing" in md
+    rows = json.loads((tmp_path / "results.json").read_text())["results"]
+    assert len(rows) == int(done[-1][1]) and {r["impl"] for r in rows} == {"scratch-numpy", "torch-cpu"}
+    assert all(r["median_s"] > 0 for r in rows)
