@@ -31,7 +31,7 @@ def true_float32_on_the_gpu(monkeypatch):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@settings(max_examples=10)
+@settings(max_examples=max(10, settings.default.max_examples // 4))
 @given(N=st.integers(1, 64), dims=st.tuples(st.integers(1, 32), st.integers(1, 64), st.integers(1, 10)),
        seed=st.integers(0, 1000))
 def test_simple_nn_on_cupy_matches_torch_on_cuda(dtype, N, dims, seed):

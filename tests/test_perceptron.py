@@ -275,3 +275,26 @@ def test_torch_twin_on_cuda_matches_cpu(data):
     assert cpu_mistakes == gpu_mistakes
     for k, v in cpu.state_dict().items():
         np.testing.assert_array_equal(to_numpy(gpu.state_dict()[k]), to_numpy(v))
+
+
+@pytest.mark.gpu
+@given(data=st.data())
+def test_scratch_on_cupy_matches_torch_on_cuda_bit_for_bit(data):
+    import cupy
+
+    torch.backends.cuda.matmul.allow_tf32 = False  # equivalence needs true float32 products
+    p = data.draw(dyadic_problems(np.float32))
+    s, t = twins(p["X"].shape[1], p["threshold"], p["weight"], p["bias"], np.float32)
+    s.to("cuda")
+    t.to("cuda")
+    X, y = p["X"], p["y"]
+    out = s(cupy.asarray(X))
+    assert isinstance(out, cupy.ndarray)
+    np.testing.assert_array_equal(out.get(), to_numpy(t(torch.from_numpy(X).cuda())))
+    s_mistakes, t_mistakes = [], []
+    assert sp.train_perceptron(s, cupy.asarray(X), cupy.asarray(y), p["lr"], p["epochs"], mistakes_per_epoch=s_mistakes) == \
+        tp.train_perceptron(t, torch.from_numpy(X).cuda(), torch.from_numpy(y).cuda(), p["lr"], p["epochs"],
+                            mistakes_per_epoch=t_mistakes)
+    assert s_mistakes == t_mistakes
+    for k, v in t.state_dict().items():
+        np.testing.assert_array_equal(s.state_dict()[k], to_numpy(v))
