@@ -21,6 +21,7 @@ import scratch.two_layer
 import torch_impl.gradient_descent
 import torch_impl.perceptron
 import torch_impl.two_layer
+from benchmarks import report
 from scratch.nn import Parameter
 
 CPU_IMPLS = ("scratch-numpy", "torch-cpu")
@@ -170,8 +171,8 @@ def two_layer_cases(impls, quick):
                 if graphed is None:
                     continue
                 forward, step = graphed
-                yield Case("two-layer forward", size, label, impl, forward, flops=flops, size_unit=UNIT)
-                yield Case("two-layer training step (SGD momentum)", size, label, impl, step, flops=2.5 * flops, size_unit=UNIT)
+                yield Case(report.FORWARD_MODEL, size, label, impl, forward, flops=flops, size_unit=UNIT)
+                yield Case(report.STEP_MODEL, size, label, impl, step, flops=2.5 * flops, size_unit=UNIT)
                 continue
             if impl.startswith("scratch"):
                 def step(model=model, X=X, Y=Y, crit=crit, opt=opt):
@@ -194,10 +195,13 @@ def two_layer_cases(impls, quick):
                 g = torch.ones_like(out)
                 backward = lambda out=out, g=g: out.backward(g, retain_graph=True)  # noqa: E731
                 forward = lambda model=model, X=X: model(X)  # noqa: E731
-            yield Case("two-layer forward", size, label, impl, forward, flops=flops, size_unit=UNIT)
-            yield Case("two-layer backward", size, label, impl, backward, flops=2 * flops, size_unit=UNIT)
-            yield Case("two-layer training step (SGD momentum)", size, label, impl, step, flops=2.5 * flops, size_unit=UNIT)
-            yield Case("two-layer step: its 5 GEMMs alone", size, label, impl, _bare_gemms(impl, *dims), flops=2.5 * flops, size_unit=UNIT)
+            yield Case(report.FORWARD_MODEL, size, label, impl, forward, flops=flops, size_unit=UNIT)
+            yield Case(report.BACKWARD_MODEL, size, label, impl, backward, flops=2 * flops, size_unit=UNIT)
+            yield Case(report.STEP_MODEL, size, label, impl, step, flops=2.5 * flops, size_unit=UNIT)
+            yield Case(report.GEMMS_MODEL, size, label, impl, _bare_gemms(impl, *dims), flops=2.5 * flops, size_unit=UNIT)
+            loss, optimizer = _step_parts(impl, *dims)
+            yield Case(report.LOSS_MODEL, size, label, impl, loss, size_unit=UNIT)
+            yield Case(report.OPTIMIZER_MODEL, size, label, impl, optimizer, size_unit=UNIT)
 
 
 def _cuda_graphs(model, X, Y, crit, opt):
@@ -226,6 +230,28 @@ def _cuda_graphs(model, X, Y, crit, opt):
     except Exception as exc:  # written without a GPU at hand: a failure must not stop the other timings
         print(f"torch-cuda-graph skipped: capture failed: {type(exc).__name__}: {exc}")
         return None
+
+
+def _step_parts(impl, N, d_in, hidden, d_out):
+    """(the loss's forward and backward on fixed logits, the optimizer's step on fixed gradients): with
+    the forward, the backward and the bare GEMMs, what a training step's time is made of."""
+    model, X, Y, crit, opt = _two_layer_setup(impl, N, d_in, hidden, d_out)
+    if impl.startswith("scratch"):
+        out = model(X)
+        crit(out, Y)
+        model.backward(crit.backward(), input_grad=False)  # the gradients the optimizer steps with
+
+        def loss(crit=crit, out=out, Y=Y):
+            crit(out, Y)
+            crit.backward()
+    else:
+        crit(model(X), Y).backward()  # the gradients the optimizer steps with
+        out = model(X).detach().requires_grad_(True)
+
+        def loss(crit=crit, out=out, Y=Y):
+            out.grad = None
+            crit(out, Y).backward()
+    return loss, opt.step
 
 
 def _bare_gemms(impl, N, d_in, hidden, d_out):
@@ -270,4 +296,4 @@ def gemm_cases(impls, quick):
         else:
             a = torch.ones((n, n), device=torch_device(impl))
             fn = lambda a=a: torch.matmul(a, a)  # noqa: E731
-        yield Case("GEMM float32 (peak)", n, f"{n}x{n}x{n}", impl, fn, flops=2 * n**3)
+        yield Case(report.PEAK_MODEL, n, f"{n}x{n}x{n}", impl, fn, flops=2 * n**3)

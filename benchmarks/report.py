@@ -10,6 +10,9 @@ from collections import defaultdict
 PEAK_MODEL = "GEMM float32 (peak)"
 GEMMS_MODEL = "two-layer step: its 5 GEMMs alone"
 STEP_MODEL = "two-layer training step (SGD momentum)"
+FORWARD_MODEL, BACKWARD_MODEL = "two-layer forward", "two-layer backward"
+LOSS_MODEL = "two-layer step: its loss, forward and backward"
+OPTIMIZER_MODEL = "two-layer step: its optimizer step alone"
 PAIRS = [("scratch-numpy", "torch-cpu"), ("scratch-cupy", "torch-cuda")]
 GPU = ("scratch-cupy", "torch-cuda", "torch-cuda-graph")
 
@@ -141,10 +144,8 @@ def targets(rows):
         out.append(f"- Scratch step >= 0.9 of its bare-GEMM speed at 64x(784-256-10): "
                    f"{'**met**' if gemm_t / step_t >= 0.9 else '**missed**'} — the 5 GEMMs take {gemm_t * 1e6:.0f} µs "
                    f"of the step's {step_t * 1e6:.0f} µs ({gemm_t / step_t:.2f})" +
-                   (f"; torch's own step reaches {torch_frac:.2f}" if torch_frac else "") +
-                   ". What is left besides the GEMMs is elementwise work both twins must do: SGD with momentum "
-                   "reads and writes fc1's 200k weights, gradients and momentum buffer, and the loss, ReLU and "
-                   "bias terms add a few smaller passes.")
+                   (f"; torch's own step reaches {torch_frac:.2f}" if torch_frac else "") + "." +
+                   step_breakdown(grouped, medium[0]))
     gpu = [c for _, c in sorted(steps.items()) if "scratch-cupy" in c and "torch-cuda" in c]
     if gpu:
         # judged at the largest size measured (the target's "large"); every size's ratio is listed
@@ -159,6 +160,27 @@ def targets(rows):
     else:
         out.append("- Scratch on CuPy <= 1.1x torch CUDA eager at large sizes: **not measured** — no GPU in this run")
     return out
+
+
+PARTS = [("forward", FORWARD_MODEL), ("loss", LOSS_MODEL), ("backward", BACKWARD_MODEL), ("optimizer", OPTIMIZER_MODEL)]
+
+
+def step_breakdown(grouped, size):
+    """The profile of a training step at `size`: its parts, each timed alone, for each CPU implementation."""
+    out = []
+    for impl in ("scratch-numpy", "torch-cpu"):
+        parts = [(name, grouped.get(model, {}).get(size, {}).get(impl)) for name, model in PARTS]
+        step = grouped[STEP_MODEL][size].get(impl)
+        if step is None or any(r is None for _, r in parts):
+            continue
+        us = {name: r["median_s"] * 1e6 for name, r in parts}
+        out.append(f"{impl.split('-')[0]}: " + ", ".join(f"{name} {t:.0f}" for name, t in us.items()) +
+                   f" µs (sum {sum(us.values()):.0f}; the step {step['median_s'] * 1e6:.0f})")
+        if impl == "scratch-numpy" and "scratch-numpy" in grouped.get(GEMMS_MODEL, {}).get(size, {}):
+            rest = (step["median_s"] - grouped[GEMMS_MODEL][size]["scratch-numpy"]["median_s"]) * 1e6
+            out[-1] += (f"; besides its GEMMs the scratch step spends {rest:.0f} µs, of which the optimizer "
+                        f"takes {us['optimizer']:.0f} and the loss {us['loss']:.0f}")
+    return (" The step's parts, each timed alone: " + "; ".join(out) + ".") if out else ""
 
 
 def _findings(ratios, rows):

@@ -151,3 +151,15 @@ def test_a_bare_machine_still_gets_its_timings_and_report(tmp_path):
     rows = json.loads((tmp_path / "results.json").read_text())["results"]
     assert len(rows) == int(done[-1][1]) and {r["impl"] for r in rows} == {"scratch-numpy", "torch-cpu"}
     assert all(r["median_s"] > 0 for r in rows)
+
+
+def test_the_bare_gemm_target_comes_with_the_steps_profile():
+    medium = "64x(784-256-10)"
+    parts = {report.FORWARD_MODEL: (250e-6, 300e-6), report.LOSS_MODEL: (50e-6, 150e-6),
+             report.BACKWARD_MODEL: (300e-6, 350e-6), report.OPTIMIZER_MODEL: (100e-6, 90e-6)}
+    rows = synthetic(0.9) + [row(model, 10**7, medium, impl, t)
+                             for model, times in parts.items() for impl, t in zip(("scratch-numpy", "torch-cpu"), times)]
+    line = next(t for t in report.targets(rows) if "bare-GEMM" in t)
+    assert ("The step's parts, each timed alone: scratch: forward 250, loss 50, backward 300, optimizer 100 µs "
+            "(sum 700; the step 1000); besides its GEMMs the scratch step spends 400 µs, of which the optimizer "
+            "takes 100 and the loss 50; torch: forward 300, loss 150, backward 350, optimizer 90 µs (sum 890; the step 2000).") in line
