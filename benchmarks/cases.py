@@ -41,7 +41,8 @@ class Case:
     extra: dict = field(default_factory=dict)
 
 
-def array_module(impl):
+def array_module_of(impl):
+    """cupy for 'scratch-cupy', else numpy (imported only when asked for)."""
     if impl == "scratch-cupy":
         import cupy
 
@@ -61,7 +62,7 @@ def gradient_descent_cases(impls, quick):
     for iterations in (10, 100) if quick else (10, 100, 1000):
         for impl in impls:
             if impl.startswith("scratch"):
-                start = array_module(impl).asarray([0.0, 0.0])
+                start = array_module_of(impl).asarray([0.0, 0.0])
                 fn = lambda s=start, k=iterations: scratch.gradient_descent.gradient_descent(s, 0.1, k)  # noqa: E731
             else:
                 start = torch.zeros(2, dtype=torch.float64, device=torch_device(impl))
@@ -77,7 +78,7 @@ def _optimizer_cases(name, make_scratch, make_torch, flops_per_element, impls, q
     for n in (10**3, 10**5, 10**6) if quick else (10**2, 10**3, 10**4, 10**5, 10**6, 10**7):
         for impl in impls:
             if impl.startswith("scratch"):
-                xp = array_module(impl)
+                xp = array_module_of(impl)
                 p = Parameter(xp.ones(n, dtype=xp.float32))
                 p.grad = xp.full(n, 1e-3, dtype=xp.float32)
                 opt = make_scratch([p])
@@ -116,7 +117,7 @@ def perceptron_cases(impls, quick):
             if impl.startswith("scratch"):
                 model, train = scratch.perceptron.Perceptron(d), scratch.perceptron.train_perceptron
                 model.to("cuda" if impl == "scratch-cupy" else "cpu")
-                xp = array_module(impl)
+                xp = array_module_of(impl)
                 inputs, targets = xp.asarray(X), xp.asarray(y)
             else:
                 model = torch_impl.perceptron.Perceptron(d, device=torch_device(impl))
@@ -147,7 +148,7 @@ def _two_layer_setup(impl, N, d_in, hidden, d_out):
     Y = rng.integers(0, d_out, N)
     s = scratch.two_layer.SimpleNN(d_in, hidden, d_out, generator=rng)
     if impl.startswith("scratch"):
-        xp = array_module(impl)
+        xp = array_module_of(impl)
         s.to("cuda" if impl == "scratch-cupy" else "cpu")
         return s, xp.asarray(X), xp.asarray(Y), scratch.nn.CrossEntropyLoss(), scratch.optim.SGD(s.parameters(), lr=0.01, momentum=0.9)
     device = torch_device(impl)
@@ -181,7 +182,7 @@ def two_layer_cases(impls, quick):
                     model.backward(crit.backward(), input_grad=False)  # as autograd: the data needs no gradient
                     opt.step()
 
-                g = array_module(impl).ones((dims[0], dims[3]), dtype=np.float32)
+                g = array_module_of(impl).ones((dims[0], dims[3]), dtype=np.float32)
                 model(X)
                 backward = lambda model=model, g=g: model.backward(g, input_grad=False)  # noqa: E731  (as torch: X needs no grad)
                 forward = lambda model=model, X=X: model(X)  # noqa: E731
@@ -260,7 +261,7 @@ def _bare_gemms(impl, N, d_in, hidden, d_out):
     rng = np.random.default_rng(0)
     shapes = dict(x=(N, d_in), W1=(hidden, d_in), W2=(d_out, hidden), h=(N, hidden), g=(N, d_out))
     if impl.startswith("scratch"):
-        xp = array_module(impl)
+        xp = array_module_of(impl)
         a = {k: xp.asarray(rng.standard_normal(v).astype(np.float32)) for k, v in shapes.items()}
     else:
         a = {k: torch.from_numpy(rng.standard_normal(v).astype(np.float32)).to(torch_device(impl)) for k, v in shapes.items()}
@@ -290,7 +291,7 @@ def gemm_cases(impls, quick):
     n = 1024 if quick else 2048
     for impl in [i for i in impls if i != "torch-cuda-graph"]:
         if impl.startswith("scratch"):
-            xp = array_module(impl)
+            xp = array_module_of(impl)
             a = xp.ones((n, n), dtype=xp.float32)
             fn = lambda a=a, xp=xp: xp.matmul(a, a)  # noqa: E731
         else:

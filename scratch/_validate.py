@@ -2,8 +2,9 @@
 what was expected and what came. Both twins use them, so both reject the same input the same way.
 Nothing here imports torch.
 """
-import numbers
 import math
+import numbers
+from pathlib import Path
 
 import numpy as np
 
@@ -75,6 +76,15 @@ def binary_classification_data(inputs, targets, input_dim):
     if bad.any():
         raise ValueError(f"targets must be 0 or 1, got {y[bad][0]} at index {int(np.argmax(bad))}")
     return X, y
+
+
+def npz_path(path):
+    """A path ending in .npz, as a Path: np.savez would append .npz to any other name without a word
+    (weights.pt would become weights.pt.npz, which nothing then finds)."""
+    path = Path(path)
+    if path.suffix != ".npz":
+        raise ValueError(f"weights are saved as .npz files: the path must end in .npz, got {str(path)!r}")
+    return path
 
 
 def sample_count(inputs, targets):

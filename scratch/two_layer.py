@@ -100,7 +100,7 @@ def train(model, inputs, targets, criterion, optimizer, epochs=1, batch_size=32,
 
 def save_weights(model, path):
     """Write model.state_dict() to an .npz file (plain arrays: loads with allow_pickle=False)."""
-    np.savez(Path(path), **model.state_dict())
+    np.savez(_validate.npz_path(path), **model.state_dict())
 
 
 def load_weights(model, path):

@@ -6,7 +6,6 @@ Profiles (pick with HYPOTHESIS_PROFILE=name or pytest's --hypothesis-profile=nam
   dev       fresh random examples each run, 100 a test: for hunting new counterexamples.
   thorough  fresh random examples, 1000 a test (`make test-thorough`; minutes, not seconds).
 """
-import importlib.util
 import os
 
 import pytest
@@ -24,22 +23,13 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
-def _gpu_missing():
-    """Why `gpu` tests cannot run here, or None when CUDA (torch) and CuPy are both usable."""
-    import torch
-
-    if not torch.cuda.is_available():
-        return "no CUDA device visible to torch"
-    if importlib.util.find_spec("cupy") is None:
-        return "CuPy is not installed (pip install -e '.[gpu]')"
-    return None
-
-
 def pytest_collection_modifyitems(config, items):
     gpu_items = [item for item in items if "gpu" in item.keywords]
     if not gpu_items:
         return
-    reason = _gpu_missing()
+    from benchmarks.environment import gpu_missing  # one answer for the tests and the benchmarks
+
+    reason = gpu_missing()
     if reason:
         for item in gpu_items:
             item.add_marker(pytest.mark.skip(reason=reason))

@@ -278,11 +278,11 @@ def test_the_perceptron_moves_data_to_the_model_and_restores_it_on_overflow(cupy
 
 
 def test_every_scratch_cupy_benchmark_case_runs(cupy):
-    from benchmarks import cases
+    from benchmarks import cases, report
 
     built = list(cases.gemm_cases(["scratch-cupy"], quick=True)) + list(cases.all_cases(["scratch-cupy"], quick=True))
     models = {c.model for c in built}
-    assert {"two-layer training step (SGD momentum)", "Adam step", "GEMM float32 (peak)", "gradient descent (bowl)"} <= models
+    assert {report.STEP_MODEL, report.GEMMS_MODEL, report.PEAK_MODEL, "Adam step", "gradient descent (bowl)"} <= models
     assert "perceptron epoch" in models  # a per-sample loop: what a GPU costs there is worth seeing
     for case in built:
         case.fn()

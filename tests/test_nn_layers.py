@@ -286,3 +286,15 @@ def test_unsupported_torch_options_say_so():
         snn.ReLU(inplace=True)
     with pytest.raises(NotImplementedError, match="dim=None"):
         snn.Softmax()(np.ones(3))
+
+
+def test_init_refuses_what_torch_refuses():
+    w, t = np.zeros((3, 2)), torch.zeros(3, 2)
+    for init in (snn.init.kaiming_uniform_, torch.nn.init.kaiming_uniform_):  # a typo'd mode used fan_out silently
+        with pytest.raises(ValueError, match=r"Mode fan_avg not supported, please use one of \['fan_in', 'fan_out'\]"):
+            init(w if init is snn.init.kaiming_uniform_ else t, mode="fan_avg")
+    with pytest.raises(ValueError, match="a=1.0 > b=0.0"):  # NumPy's uniform would draw from (0, 1] silently
+        snn.init.uniform_(w, 1.0, 0.0)
+    with pytest.raises(RuntimeError, match="from=1 > to=0"):  # torch refuses it too (a RuntimeError there)
+        torch.nn.init.uniform_(t, 1.0, 0.0)
+    assert not w.any()

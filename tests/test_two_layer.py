@@ -247,3 +247,12 @@ def test_a_target_shaped_n_against_an_output_n_by_1_is_refused_in_training():
         s2.train(s, np.ones((4, 2)), np.ones(4), snn.MSELoss(), scratch.optim.SGD(s.parameters(), lr=0.1), batch_size=4)
     for k, v in s.state_dict().items():
         np.testing.assert_array_equal(v, before[k])
+
+
+@pytest.mark.parametrize("twin", [s2, t2], ids=["scratch", "torch"])
+def test_weights_are_saved_only_under_an_npz_name(twin, tmp_path):
+    """np.savez appends .npz to any other name: weights.pt would silently become weights.pt.npz."""
+    for name in ("weights.pt", "weights"):
+        with pytest.raises(ValueError, match=f"must end in .npz, got '.*{name}'"):
+            twin.save_weights(twin.SimpleNN(2, 3, 1), tmp_path / name)
+    assert list(tmp_path.iterdir()) == []

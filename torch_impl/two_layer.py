@@ -58,7 +58,7 @@ def train(model, inputs, targets, criterion, optimizer, epochs=1, batch_size=32,
 
 def save_weights(model, path):
     """Write model.state_dict() to an .npz file, the format both twins read (no pickle)."""
-    np.savez(Path(path), **{k: v.detach().cpu().numpy() for k, v in model.state_dict().items()})
+    np.savez(_validate.npz_path(path), **{k: v.detach().cpu().numpy() for k, v in model.state_dict().items()})
 
 
 def load_weights(model, path):

@@ -32,7 +32,9 @@ def calculate_gain(nonlinearity, param=None):
 
 
 def uniform_(array, a=0.0, b=1.0, generator=None):
-    """Fill `array` in place from U(a, b)."""
+    """Fill `array` in place from U(a, b).   a <= b, as torch requires (NumPy would swap them silently)."""
+    if not a <= b:
+        raise ValueError(f"uniform_ expects a range [a, b) with a <= b, but found a={a} > b={b}")
     generator = np.random.default_rng() if generator is None else generator
     array[...] = generator.uniform(a, b, size=array.shape)
     return array
@@ -40,6 +42,9 @@ def uniform_(array, a=0.0, b=1.0, generator=None):
 
 def kaiming_uniform_(array, a=0.0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
     """Fill `array` in place from U(-bound, bound), bound = gain * sqrt(3 / fan) (He et al., 2015)."""
+    valid_modes = ["fan_in", "fan_out"]
+    if mode not in valid_modes:
+        raise ValueError(f"Mode {mode} not supported, please use one of {valid_modes}")  # torch's words
     fan_in, fan_out = _calculate_fan_in_and_fan_out(array.shape)
     fan = fan_in if mode == "fan_in" else fan_out
     bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / fan) if fan > 0 else 0.0

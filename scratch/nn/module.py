@@ -97,7 +97,7 @@ class Module:
             move = cupy.asarray
         elif device == "cpu":
             def move(a):
-                return a.get() if hasattr(a, "get") and type(a).__module__.split(".")[0] == "cupy" else np.asarray(a)
+                return a.get() if array_module(a) is not np else np.asarray(a)
         else:
             raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
         for _, module in self.named_modules():
@@ -180,7 +180,7 @@ class Module:
 
 
 def _numpy_copy(array):
-    return array.get() if type(array).__module__.split(".")[0] == "cupy" else np.array(array, copy=True)
+    return array.get() if array_module(array) is not np else np.array(array, copy=True)
 
 
 def _as_array(key, value, xp):
