@@ -8,18 +8,27 @@ from pathlib import Path
 
 import numpy as np
 
+from scratch._backend import array_module
 
-def real_number(name, value, *, low=None, high=None, low_open=False, high_open=False):
-    """A finite real number in [low, high] (or open ends); returns it as a float."""
+
+def real_number(name, value, *, low=None, high=None, low_open=False, high_open=False, message=None):
+    """A finite real number in [low, high] (or open ends); returns it as a float.
+
+    The error names `name` ("learning_rate must be > 0, got -1.0"), or, where a twin of torch
+    speaks torch's words, starts with `message` ("Invalid learning rate: -1.0 (expected >= 0)").
+    """
+    def fail(error, expected, got):
+        raise error(f"{message}: {got} (expected {expected})" if message else f"{name} must be {expected}, got {got}")
+
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+        fail(TypeError, "a real number", f"{type(value).__name__} {value!r}")
     value = float(value)
     if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
+        fail(ValueError, "finite", value)
     if low is not None and (value < low or (low_open and value == low)):
-        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value}")
+        fail(ValueError, f"{'>' if low_open else '>='} {low}", value)
     if high is not None and (value > high or (high_open and value == high)):
-        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value}")
+        fail(ValueError, f"{'<' if high_open else '<='} {high}", value)
     return value
 
 
@@ -31,6 +40,17 @@ def integer(name, value, *, low=None):
     if low is not None and value < low:
         raise ValueError(f"{name} must be >= {low}, got {value}")
     return value
+
+
+def float_dtype(dtype):
+    """A floating-point NumPy dtype (a layer's dtype=), as np.dtype."""
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be a NumPy floating-point dtype (np.float32, np.float64), got {dtype!r}") from None
+    if dtype.kind != "f":
+        raise TypeError(f"dtype must be a floating-point dtype, got {dtype}")
+    return dtype
 
 
 def float_array(name, value):
@@ -78,13 +98,18 @@ def binary_classification_data(inputs, targets, input_dim):
     return X, y
 
 
-def npz_path(path):
-    """A path ending in .npz, as a Path: np.savez would append .npz to any other name without a word
+def weights_path(path, torch_formats=False):
+    """A weights file's path, as a Path: .npz, which both twins read and write, or (torch_formats, the
+    torch twin) .pt/.pth. Any other name is refused: np.savez would append .npz to it without a word
     (weights.pt would become weights.pt.npz, which nothing then finds)."""
     path = Path(path)
-    if path.suffix != ".npz":
-        raise ValueError(f"weights are saved as .npz files: the path must end in .npz, got {str(path)!r}")
-    return path
+    if path.suffix == ".npz" or (torch_formats and path.suffix in (".pt", ".pth")):
+        return path
+    if path.suffix in (".pt", ".pth"):
+        raise ValueError(f"scratch reads and writes .npz weight files only (a {path.suffix} file needs torch, which "
+                         f"scratch never imports): the path must end in .npz, got {str(path)!r}; both twins read .npz")
+    allowed = ".npz, .pt or .pth" if torch_formats else ".npz"
+    raise ValueError(f"weights are saved as {allowed} files: the path must end in {allowed}, got {str(path)!r}")
 
 
 def sample_count(inputs, targets):
@@ -94,3 +119,57 @@ def sample_count(inputs, targets):
     if len(inputs) == 0:
         raise ValueError("inputs is empty: need at least one sample")
     return len(inputs)
+
+
+def array(owner, name, value):
+    """`value` as it came if it is a NumPy or CuPy array; otherwise a TypeError that shows the fix.
+
+    owner names who is asking ("Linear", "MSELoss"); name the argument ("input", "target").
+    torch refuses lists and numbers in its modules as well; a torch tensor is the common slip when
+    reading the twins side by side.
+    """
+    if isinstance(value, np.ndarray) or array_module(value) is not np:
+        return value
+    kind = type(value).__module__.split(".")[0]
+    if kind == "torch":
+        raise TypeError(f"{owner} takes NumPy (or CuPy) arrays, got a torch.Tensor for {name}: "
+                        f"pass {name}.detach().cpu().numpy()")
+    fix = f"np.full_like(input, {value!r})" if isinstance(value, numbers.Number) else f"np.asarray({name})"
+    raise TypeError(f"{owner} takes NumPy (or CuPy) arrays, got {type(value).__name__} for {name}: pass {fix}")
+
+
+def layer_input(owner, input, trailing, dtype):
+    """A layer's input: an array whose last dimensions are `trailing` and whose dtype is the layer's."""
+    array(owner, "input", input)
+    if tuple(input.shape[len(input.shape) - len(trailing):]) != tuple(trailing) or input.ndim < len(trailing):
+        star = ", ".join(["*"] + [str(t) for t in trailing])
+        raise ValueError(f"{owner} expected input of shape ({star}), got {tuple(input.shape)}")
+    if input.dtype != dtype:
+        raise TypeError(f"{owner} expected input of dtype {dtype} (its weight's), got {input.dtype}: pass "
+                        f"input.astype(np.{dtype}), or build the model with dtype=np.{input.dtype}")
+    return input
+
+
+def state_dict_fits(owner, expected, given, strict=True):
+    """expected, given: {name: shape}. Both twins' loaders call this before they change anything, so the
+    same mismatch reads the same in both: a KeyError for missing or unexpected keys (with strict), a
+    ValueError for a shape, in torch's words."""
+    missing = [k for k in expected if k not in given]
+    unexpected = [k for k in given if k not in expected]
+    if strict and (missing or unexpected):
+        raise KeyError(f"Error(s) in loading state_dict for {owner}: missing keys {missing}, unexpected keys "
+                       f"{unexpected} (expected exactly {list(expected)})")
+    for key in expected:
+        if key in given and tuple(given[key]) != tuple(expected[key]):
+            raise ValueError(f"size mismatch for {key}: copying a param with shape {tuple(given[key])} from the "
+                             f"state_dict, the shape in the current model is {tuple(expected[key])}")
+    return missing, unexpected
+
+
+def tensor(owner, name, value):
+    """`value` as it came if it is a torch tensor (checked by type name: scratch never imports torch);
+    otherwise a TypeError that shows the conversion (the torch twin's edge, mirroring `array`)."""
+    if type(value).__module__.split(".")[0] == "torch":
+        return value
+    fix = f"torch.from_numpy({name})" if isinstance(value, np.ndarray) else f"torch.as_tensor({name})"
+    raise TypeError(f"{owner} takes torch tensors, got {type(value).__name__} for {name}: pass {fix}")

@@ -14,9 +14,9 @@ Where this is stricter than torch: a non-finite or non-numeric hyperparameter is
 raises instead of broadcasting. torch's implementation switches (foreach, fused, capturable,
 differentiable) do not change the math; asking for them raises NotImplementedError.
 """
-import numbers
-
+from scratch import _validate
 from scratch._backend import array_module
+from scratch.nn.module import Module
 from scratch.nn.parameter import Parameter
 
 
@@ -24,6 +24,9 @@ class Optimizer:
     """Holds the param groups and per-parameter state; subclasses write `step()`."""
 
     def __init__(self, params, defaults):
+        if isinstance(params, Module):
+            raise TypeError(f"params must be an iterable of Parameters, got the module {type(params).__name__} "
+                            "itself: pass model.parameters()")
         if isinstance(params, Parameter) or hasattr(params, "shape"):
             raise TypeError(
                 "params argument given to the optimizer should be an iterable of Parameters or dicts, "
@@ -110,10 +113,10 @@ class SGD(Optimizer):
         super().__init__(params, defaults)
 
     def _check_hyperparameters(self, group):
-        group["lr"] = _real(group["lr"], "Invalid learning rate")
-        group["momentum"] = _real(group["momentum"], "Invalid momentum value")
-        group["weight_decay"] = _real(group["weight_decay"], "Invalid weight_decay value")
-        group["dampening"] = _real(group["dampening"], "Invalid dampening value", nonnegative=False)
+        group["lr"] = _validate.real_number("lr", group["lr"], low=0.0, message="Invalid learning rate")
+        group["momentum"] = _validate.real_number("momentum", group["momentum"], low=0.0, message="Invalid momentum value")
+        group["weight_decay"] = _validate.real_number("weight_decay", group["weight_decay"], low=0.0, message="Invalid weight_decay value")
+        group["dampening"] = _validate.real_number("dampening", group["dampening"], message="Invalid dampening value")
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
 
@@ -163,15 +166,15 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
 
     def _check_hyperparameters(self, group):
-        group["lr"] = _real(group["lr"], "Invalid learning rate")
-        group["eps"] = _real(group["eps"], "Invalid epsilon value")
+        group["lr"] = _validate.real_number("lr", group["lr"], low=0.0, message="Invalid learning rate")
+        group["eps"] = _validate.real_number("eps", group["eps"], low=0.0, message="Invalid epsilon value")
         betas = group["betas"]
         if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
             raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
-        beta1 = _real(betas[0], "Invalid beta parameter at index 0", below_one=True)
-        beta2 = _real(betas[1], "Invalid beta parameter at index 1", below_one=True)
+        beta1 = _validate.real_number("betas[0]", betas[0], low=0.0, high=1.0, high_open=True, message="Invalid beta parameter at index 0")
+        beta2 = _validate.real_number("betas[1]", betas[1], low=0.0, high=1.0, high_open=True, message="Invalid beta parameter at index 1")
         group["betas"] = (beta1, beta2)
-        group["weight_decay"] = _real(group["weight_decay"], "Invalid weight_decay value")
+        group["weight_decay"] = _validate.real_number("weight_decay", group["weight_decay"], low=0.0, message="Invalid weight_decay value")
 
     def step(self):
         for group in self.param_groups:
@@ -224,17 +227,3 @@ def _lerp_(start, end, weight):
         start += weight * (end - start)
     else:
         start[...] = end - (end - start) * (1 - weight)
-
-
-def _real(value, message, nonnegative=True, below_one=False):
-    """A hyperparameter: a finite real number, >= 0 unless told otherwise; torch's words on failure."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{message}: {value!r} (expected a real number)")
-    value = float(value)
-    if value != value or value in (float("inf"), float("-inf")):
-        raise ValueError(f"{message}: {value} (expected a finite number)")
-    if nonnegative and value < 0:
-        raise ValueError(f"{message}: {value} (expected >= 0)")
-    if below_one and not value < 1:
-        raise ValueError(f"{message}: {value} (expected 0 <= beta < 1)")
-    return value

@@ -35,7 +35,7 @@ class Perceptron(Module):
         z = self.linear(x)
         return (z >= self.threshold).astype(z.dtype)  # 1 at z == threshold too, as the notes define it
 
-    def backward(self, grad_output):
+    def backward(self, grad_output, *, input_grad=True):
         raise NotImplementedError(
             "the step function's derivative is 0 wherever it exists, so a perceptron does not learn by "
             "backpropagation: use train_perceptron, the perceptron learning rule"

@@ -7,9 +7,6 @@ the torch twin, written out: the chain rule applied from the output back, each g
 the derivative it comes from. Where this departs from the notes: their docstring says the output
 is (batch_size, input_dim); it is (batch_size, output_dim).
 """
-import inspect
-from pathlib import Path
-
 import numpy as np
 
 from scratch import _validate
@@ -34,8 +31,7 @@ class SimpleNN(Module):
     def forward(self, x):
         a = self.fc1(x)  # a = x W1^T + b1
         h = F.relu(a)  # h = max(a, 0)
-        self._x, self._a, self._h = x, a, h  # what backward needs
-        return self.fc2(h)  # out = h W2^T + b2
+        return self.fc2(h)  # out = h W2^T + b2   (fc1 keeps x, fc2 keeps h: all backward needs)
 
     def backward(self, grad_output, *, input_grad=True):
         """grad_output = dL/d out (the output's shape) -> dL/dx; adds dL/dW1, dL/db1, dL/dW2, dL/db2 into .grad
@@ -43,14 +39,10 @@ class SimpleNN(Module):
         input_grad=False skips dL/dx (and returns None): training needs no gradient for the data,
         and autograd skips it too, since the data does not require grad. It saves one matrix product.
         """
-        if getattr(self, "_x", None) is None:
-            raise RuntimeError("SimpleNN.backward called before forward")
-        x, a, h = self._x, self._a, self._h
-        out_shape = a.shape[:-1] + (self.fc2.out_features,)
-        if grad_output.shape != out_shape:
-            raise ValueError(f"grad_output must have the output's shape {out_shape}, got {tuple(grad_output.shape)}")
+        (x,), (h,) = self.fc1.saved_tensors, self.fc2.saved_tensors
+        grad_output = self.grad_like(grad_output, h.shape[:-1] + (self.fc2.out_features,), h.dtype)
         # fold a missing batch dimension in: every line below is written for (N, .) matrices
-        x2, a2, h2 = (v.reshape(-1, v.shape[-1]) for v in (x, a, h))
+        x2, h2 = x.reshape(-1, x.shape[-1]), h.reshape(-1, h.shape[-1])
         g = grad_output.reshape(-1, grad_output.shape[-1])  # dL/d out   (N, out)
 
         # out = h W2^T + b2
@@ -59,7 +51,7 @@ class SimpleNN(Module):
         grad_h = g @ self.fc2.weight.data  # dL/dh = g W2            (N, out) @ (out, hidden) -> (N, hidden)
 
         # h = max(a, 0)
-        grad_a = grad_h * (a2 > 0)  # dh/da = 1 where a > 0, else 0 (0 at a == 0, as torch)
+        grad_a = grad_h * (h2 > 0)  # dh/da = 1 where a > 0 (exactly where h > 0), else 0 (0 at a == 0, as torch)
 
         # a = x W1^T + b1
         accumulate_grad(self.fc1.weight, grad_a.T @ x2)  # dL/dW1 = grad_a^T x   (hidden, N) @ (N, in) -> (hidden, in)
@@ -80,9 +72,9 @@ def train(model, inputs, targets, criterion, optimizer, epochs=1, batch_size=32,
     """
     epochs = _validate.integer("epochs", epochs, low=1)
     batch_size = _validate.integer("batch_size", batch_size, low=1)
+    _validate.array("train", "inputs", inputs)
+    _validate.array("train", "targets", targets)
     n = _validate.sample_count(inputs, targets)
-    # the data needs no gradient (autograd skips it too): ask the model not to compute it, if it can
-    skip_input_grad = {"input_grad": False} if "input_grad" in inspect.signature(model.backward).parameters else {}
     order = np.random.default_rng(seed)
     xp = array_module(inputs)
     losses = []
@@ -92,7 +84,7 @@ def train(model, inputs, targets, criterion, optimizer, epochs=1, batch_size=32,
             batch = permutation[start:start + batch_size]
             optimizer.zero_grad()
             loss = criterion(model(inputs[batch]), targets[batch])
-            model.backward(criterion.backward(), **skip_input_grad)  # dL/d out, then back through the network
+            model.backward(criterion.backward(), input_grad=False)  # dL/d out, back through the network; the data needs no dL/dx
             optimizer.step()
             losses.append(float(loss))
     return losses
@@ -100,13 +92,10 @@ def train(model, inputs, targets, criterion, optimizer, epochs=1, batch_size=32,
 
 def save_weights(model, path):
     """Write model.state_dict() to an .npz file (plain arrays: loads with allow_pickle=False)."""
-    np.savez(_validate.npz_path(path), **model.state_dict())
+    np.savez(_validate.weights_path(path), **model.state_dict())
 
 
 def load_weights(model, path):
     """Load an .npz written by either twin into `model` (checked: nothing changes on a mismatch)."""
-    path = Path(path)
-    if path.suffix != ".npz":
-        raise ValueError(f"scratch loads .npz weight files (it has no torch to read {path.suffix!r}), got {path}")
-    with np.load(path, allow_pickle=False) as archive:
+    with np.load(_validate.weights_path(path), allow_pickle=False) as archive:
         model.load_state_dict({k: archive[k] for k in archive.files})

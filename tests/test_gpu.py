@@ -14,7 +14,7 @@ import scratch.optim
 import scratch.two_layer as s2
 import torch_impl.gradient_descent as tgd
 import torch_impl.two_layer as t2
-from tests.helpers import assert_close, to_numpy
+from tests.helpers import assert_close, copy_weights, to_numpy
 
 pytestmark = pytest.mark.gpu
 
@@ -40,7 +40,7 @@ def test_simple_nn_on_cupy_matches_torch_on_cuda(dtype, N, dims, seed):
     rng = np.random.default_rng(seed)
     s = s2.SimpleNN(*dims, dtype=dtype, generator=rng).to("cuda")
     t = t2.SimpleNN(*dims, dtype=torch.float64 if dtype == np.float64 else torch.float32, device="cuda")
-    t.load_state_dict({k: torch.from_numpy(v) for k, v in s.state_dict().items()})  # NumPy, even from the GPU
+    copy_weights(s, t)  # NumPy, even from the GPU
     x = rng.standard_normal((N, dims[0])).astype(dtype)
     g = rng.standard_normal((N, dims[2])).astype(dtype)
     xt = torch.from_numpy(x).cuda().requires_grad_(True)
@@ -60,7 +60,7 @@ def test_training_on_cupy_matches_torch_on_cuda():
     X, Y = rng.standard_normal((96, 8)), rng.integers(0, 3, 96)
     s = s2.SimpleNN(8, 16, 3, dtype=np.float64, generator=rng).to("cuda")
     t = t2.SimpleNN(8, 16, 3, dtype=torch.float64, device="cuda")
-    t.load_state_dict({k: torch.from_numpy(v) for k, v in s.state_dict().items()})
+    copy_weights(s, t)
     s_losses = s2.train(s, cupy.asarray(X), cupy.asarray(Y), snn.CrossEntropyLoss(),
                         scratch.optim.Adam(s.parameters(), lr=0.01), epochs=8, batch_size=8)
     t_losses = t2.train(t, torch.from_numpy(X).cuda(), torch.from_numpy(Y).cuda(), torch.nn.CrossEntropyLoss(),

@@ -9,9 +9,8 @@ from hypothesis.extra import numpy as hnp
 
 import scratch.perceptron as sp
 import torch_impl.perceptron as tp
-from tests.helpers import to_numpy
+from tests.helpers import TORCH_DTYPE, copy_weights, to_numpy
 
-TORCH_DTYPE = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
 
 
 def dyadic(bound, denominator=4):
@@ -24,7 +23,7 @@ def twins(input_dim, threshold, weight, bias, dtype):
     s = sp.Perceptron(input_dim, threshold, dtype=dtype)
     s.load_state_dict({"linear.weight": weight.reshape(1, input_dim), "linear.bias": np.array([bias])})
     t = tp.Perceptron(input_dim, threshold, dtype=TORCH_DTYPE[np.dtype(dtype)])
-    t.load_state_dict({k: torch.from_numpy(v) for k, v in s.state_dict().items()})
+    copy_weights(s, t)
     return s, t
 
 
@@ -71,7 +70,7 @@ def test_the_notes_heaviside_gives_0_at_the_tie_and_the_twins_do_not():
 def test_forward_matches_torch_on_random_float32_away_from_the_boundary(X):
     s = sp.Perceptron(3, threshold=0.5, generator=np.random.default_rng(0))
     t = tp.Perceptron(3, threshold=0.5)
-    t.load_state_dict({k: torch.from_numpy(v) for k, v in s.state_dict().items()})
+    copy_weights(s, t)
     z = X.astype(np.float64) @ s.linear.weight.data[0].astype(np.float64) + s.linear.bias.data[0]
     # BLAS may sum in another order, so a z within float32 rounding of the threshold may go
     # either way; everywhere else the two must agree exactly.
@@ -188,7 +187,7 @@ def test_state_dict_round_trips_both_ways():
     t = tp.Perceptron(5)
     assert list(s.state_dict()) == list(t.state_dict()) == ["linear.weight", "linear.bias"]
     assert {k: v.shape for k, v in s.state_dict().items()} == {k: tuple(v.shape) for k, v in t.state_dict().items()}
-    t.load_state_dict({k: torch.from_numpy(v) for k, v in s.state_dict().items()})
+    copy_weights(s, t)
     back = sp.Perceptron(5)
     back.load_state_dict(t.state_dict())  # torch tensors straight in
     for k, v in s.state_dict().items():

@@ -11,15 +11,14 @@ import scratch.optim
 import scratch.two_layer as s2
 import torch_impl.two_layer as t2
 from scratch.gradcheck import module_gradients
-from tests.helpers import assert_close, assert_matches_finite_differences, to_numpy
+from tests.helpers import TORCH_DTYPE, assert_close, assert_matches_finite_differences, copy_weights, to_numpy
 
-TORCH_DTYPE = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
 
 
 def twins(input_dim, hidden_dim, output_dim, dtype, seed=0):
     s = s2.SimpleNN(input_dim, hidden_dim, output_dim, dtype=dtype, generator=np.random.default_rng(seed))
     t = t2.SimpleNN(input_dim, hidden_dim, output_dim, dtype=TORCH_DTYPE[np.dtype(dtype)])
-    t.load_state_dict({k: torch.from_numpy(v) for k, v in s.state_dict().items()})
+    copy_weights(s, t)
     return s, t
 
 
@@ -54,7 +53,8 @@ def test_simple_nn_backward_matches_finite_differences(case):
     dims, x, g, seed = case
     s = s2.SimpleNN(*dims, dtype=np.float64, generator=np.random.default_rng(seed))
     s(x)
-    assume(np.abs(s._a).min() > 1e-4)  # no pre-activation within reach of h of ReLU's kink
+    pre_activation = x @ s.fc1.weight.data.T + s.fc1.bias.data
+    assume(np.abs(pre_activation).min() > 1e-4)  # no pre-activation within reach of h of ReLU's kink
     analytic = {"input": s.backward(g), **{n: p.grad for n, p in s.named_parameters()}}
     numeric = module_gradients(s, x, g)
     for name in numeric:
@@ -66,7 +66,7 @@ def test_relu_kink_takes_torchs_zero_gradient():
     s, t = twins(2, 2, 1, np.float64)
     zeros = {"fc1.weight": np.zeros((2, 2)), "fc1.bias": np.zeros(2)}
     s.load_state_dict({**s.state_dict(), **zeros})
-    t.load_state_dict({k: torch.from_numpy(v) for k, v in s.state_dict().items()})
+    copy_weights(s, t)
     x = np.ones((3, 2))
     s(x)
     gx = s.backward(np.ones((3, 1)))
@@ -129,7 +129,7 @@ def test_train_takes_any_scratch_module_and_matches_torch():
     layers = [snn.Linear(3, 6, dtype=np.float64, generator=rng), snn.Tanh(), snn.Linear(6, 2, dtype=np.float64, generator=rng), snn.Sigmoid()]
     s = snn.Sequential(*layers)
     t = torch.nn.Sequential(torch.nn.Linear(3, 6), torch.nn.Tanh(), torch.nn.Linear(6, 2), torch.nn.Sigmoid()).double()
-    t.load_state_dict({k: torch.from_numpy(v) for k, v in s.state_dict().items()})
+    copy_weights(s, t)
     s_losses = s2.train(s, X, Y, snn.MSELoss(), scratch.optim.Adam(s.parameters(), lr=0.01), epochs=15, batch_size=6, seed=1)
     t_losses = t2.train(t, torch.from_numpy(X), torch.from_numpy(Y), torch.nn.MSELoss(),
                         torch.optim.Adam(t.parameters(), lr=0.01), epochs=15, batch_size=6, seed=1)
@@ -214,8 +214,8 @@ def test_a_mismatched_file_changes_nothing(twin, tmp_path):
         np.testing.assert_array_equal(to_numpy(v), before[k])
 
 
-def test_scratch_refuses_files_it_cannot_read(tmp_path):
-    with pytest.raises(ValueError, match="loads .npz"):
+def test_scratch_refuses_torch_files_and_says_why(tmp_path):
+    with pytest.raises(ValueError, match=r"scratch reads and writes .npz weight files only \(a .pt file needs torch"):
         s2.load_weights(s2.SimpleNN(2, 2, 1), tmp_path / "weights.pt")
 
 
@@ -250,9 +250,40 @@ def test_a_target_shaped_n_against_an_output_n_by_1_is_refused_in_training():
 
 
 @pytest.mark.parametrize("twin", [s2, t2], ids=["scratch", "torch"])
-def test_weights_are_saved_only_under_an_npz_name(twin, tmp_path):
-    """np.savez appends .npz to any other name: weights.pt would silently become weights.pt.npz."""
-    for name in ("weights.pt", "weights"):
-        with pytest.raises(ValueError, match=f"must end in .npz, got '.*{name}'"):
+def test_weights_are_saved_only_under_a_name_that_says_the_format(twin, tmp_path):
+    """np.savez appends .npz to any other name: 'weights' would silently become weights.npz."""
+    for name in ("weights", "weights.npy", "weights.npz.bak"):
+        with pytest.raises(ValueError, match=f"the path must end in .npz.*, got '.*{name}'"):
             twin.save_weights(twin.SimpleNN(2, 3, 1), tmp_path / name)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_scratch_refuses_to_save_a_torch_file_and_says_why(tmp_path):
+    with pytest.raises(ValueError, match="needs torch, which scratch never imports"):
+        s2.save_weights(s2.SimpleNN(2, 3, 1), tmp_path / "weights.pt")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("suffix", [".pt", ".pth"])
+def test_the_torch_twin_saves_a_torch_file_that_it_reads_back(suffix, tmp_path):
+    s, t = twins(3, 4, 2, np.float32, seed=3)
+    t2.save_weights(t, tmp_path / f"weights{suffix}")
+    assert set(torch.load(tmp_path / f"weights{suffix}", weights_only=True)) == set(s.state_dict())
+    back = t2.SimpleNN(3, 4, 2)
+    t2.load_weights(back, tmp_path / f"weights{suffix}")
+    for k, v in s.state_dict().items():
+        np.testing.assert_array_equal(to_numpy(back.state_dict()[k]), v)
+
+
+@pytest.mark.parametrize("twin", [s2, t2], ids=["scratch", "torch"])
+@pytest.mark.parametrize("other, error, match", [
+    (lambda: s2.SimpleNN(3, 7, 2), ValueError,
+     r"size mismatch for fc1.weight: copying a param with shape \(7, 3\) from the state_dict, the shape in the current model is \(4, 3\)"),
+    (lambda: snn.Sequential(snn.Linear(3, 4), snn.ReLU(), snn.Linear(4, 2)), KeyError,
+     r"Error\(s\) in loading state_dict for SimpleNN: missing keys \['fc1.weight', 'fc1.bias', 'fc2.weight', 'fc2.bias'\], "
+     r"unexpected keys \['0.weight', '0.bias', '2.weight', '2.bias'\]"),
+])
+def test_both_twins_word_a_mismatched_file_alike(twin, other, error, match, tmp_path):
+    s2.save_weights(other(), tmp_path / "other.npz")
+    with pytest.raises(error, match=match):
+        twin.load_weights(twin.SimpleNN(3, 4, 2), tmp_path / "other.npz")

@@ -41,6 +41,8 @@ def train(model, inputs, targets, criterion, optimizer, epochs=1, batch_size=32,
     """
     epochs = _validate.integer("epochs", epochs, low=1)
     batch_size = _validate.integer("batch_size", batch_size, low=1)
+    _validate.tensor("train", "inputs", inputs)
+    _validate.tensor("train", "targets", targets)
     n = _validate.sample_count(inputs, targets)
     order = np.random.default_rng(seed)
     losses = []
@@ -57,25 +59,27 @@ def train(model, inputs, targets, criterion, optimizer, epochs=1, batch_size=32,
 
 
 def save_weights(model, path):
-    """Write model.state_dict() to an .npz file, the format both twins read (no pickle)."""
-    np.savez(_validate.npz_path(path), **{k: v.detach().cpu().numpy() for k, v in model.state_dict().items()})
+    """Write model.state_dict() to an .npz file, the format both twins read (no pickle), or to a torch
+    file (.pt, .pth: torch.save of the tensors, which this twin reads back; the scratch twin cannot,
+    since it never imports torch)."""
+    path = _validate.weights_path(path, torch_formats=True)
+    if path.suffix == ".npz":
+        np.savez(path, **{k: v.detach().cpu().numpy() for k, v in model.state_dict().items()})
+    else:
+        torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, path)
 
 
 def load_weights(model, path):
     """Load weights written by either twin: an .npz (allow_pickle=False) or a torch file
     (torch.load(weights_only=True): tensors only, no arbitrary code)."""
-    path = Path(path)
+    path = _validate.weights_path(path, torch_formats=True)
     if path.suffix == ".npz":
         with np.load(path, allow_pickle=False) as archive:
             state = {k: torch.from_numpy(archive[k]) for k in archive.files}
     else:
         state = torch.load(path, weights_only=True, map_location="cpu")
     # torch's load_state_dict copies the tensors that fit before it reports those that do not;
-    # check everything first so that a bad file changes nothing, as the scratch twin promises.
-    current = model.state_dict()
-    if set(state) != set(current):
-        raise KeyError(f"missing keys {sorted(set(current) - set(state))}, unexpected keys {sorted(set(state) - set(current))}")
-    for key, value in state.items():
-        if tuple(value.shape) != tuple(current[key].shape):
-            raise ValueError(f"size mismatch for {key}: {tuple(value.shape)} in the file, {tuple(current[key].shape)} in the model")
+    # check everything first (with the scratch twin's checker and words) so that a bad file changes nothing.
+    _validate.state_dict_fits(type(model).__name__, {k: tuple(v.shape) for k, v in model.state_dict().items()},
+                              {k: tuple(v.shape) for k, v in state.items()})
     model.load_state_dict(state)

@@ -1,25 +1,16 @@
 """Activations: ReLU, Sigmoid, Tanh, Softmax, LogSoftmax. Twins of torch.nn's, each with its backward.
 
 Every backward takes grad_output (dL/dy, the output's shape) and returns dL/dx (the input's shape).
+Each keeps, with save_for_backward, the one array its derivative is written in: x for ReLU, the
+output y for the others (sigmoid' = y (1 - y), tanh' = 1 - y^2: no exp to recompute).
 """
+from scratch import _validate
 from scratch._backend import array_module
 from scratch.nn import functional as F
 from scratch.nn.module import Module
 
 
-class _Elementwise(Module):
-    """Shared bookkeeping: forward keeps what backward needs; backward checks it has a forward."""
-
-    def _saved(self, grad_output):
-        saved = getattr(self, "_cache", None)
-        if saved is None:
-            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
-        if grad_output.shape != saved.shape:
-            raise ValueError(f"grad_output must have the output's shape {tuple(saved.shape)}, got {tuple(grad_output.shape)}")
-        return saved
-
-
-class ReLU(_Elementwise):
+class ReLU(Module):
     """y = max(x, 0).   input (*) -> (*)"""
 
     def __init__(self, inplace=False):
@@ -28,40 +19,45 @@ class ReLU(_Elementwise):
             raise NotImplementedError("ReLU(inplace=True) is not supported")
 
     def forward(self, input):
-        self._cache = input
+        self.save_for_backward(_validate.array("ReLU", "input", input))
         return F.relu(input)
 
-    def backward(self, grad_output):
-        x = self._saved(grad_output)
+    def backward(self, grad_output, *, input_grad=True):
+        (x,) = self.saved_tensors
+        g = self.grad_like(grad_output, x.shape, x.dtype)
         # dy/dx = 1 where x > 0, else 0 — also exactly at x == 0, as torch defines it
-        return grad_output * (x > 0)
+        return g * (x > 0) if input_grad else None
 
 
-class Sigmoid(_Elementwise):
+class Sigmoid(Module):
     """y = 1 / (1 + e^-x).   input (*) -> (*)"""
 
     def forward(self, input):
-        self._cache = y = F.sigmoid(input)
+        y = F.sigmoid(_validate.array("Sigmoid", "input", input))
+        self.save_for_backward(y)
         return y
 
-    def backward(self, grad_output):
-        y = self._saved(grad_output)
-        return grad_output * y * (1 - y)  # dy/dx = y (1 - y)
+    def backward(self, grad_output, *, input_grad=True):
+        (y,) = self.saved_tensors
+        g = self.grad_like(grad_output, y.shape, y.dtype)
+        return g * y * (1 - y) if input_grad else None  # dy/dx = y (1 - y)
 
 
-class Tanh(_Elementwise):
+class Tanh(Module):
     """y = tanh(x).   input (*) -> (*)"""
 
     def forward(self, input):
-        self._cache = y = F.tanh(input)
+        y = F.tanh(_validate.array("Tanh", "input", input))
+        self.save_for_backward(y)
         return y
 
-    def backward(self, grad_output):
-        y = self._saved(grad_output)
-        return grad_output * (1 - y * y)  # dy/dx = 1 - y^2
+    def backward(self, grad_output, *, input_grad=True):
+        (y,) = self.saved_tensors
+        g = self.grad_like(grad_output, y.shape, y.dtype)
+        return g * (1 - y * y) if input_grad else None  # dy/dx = 1 - y^2
 
 
-class Softmax(_Elementwise):
+class Softmax(Module):
     """y = e^x / sum e^x along dim.   input (*) -> (*)"""
 
     def __init__(self, dim=None):
@@ -69,19 +65,23 @@ class Softmax(_Elementwise):
         self.dim = dim
 
     def forward(self, input):
-        self._cache = y = F.softmax(input, self.dim)
+        y = F.softmax(_validate.array("Softmax", "input", input), self.dim)
+        self.save_for_backward(y)
         return y
 
-    def backward(self, grad_output):
-        y = self._saved(grad_output)
+    def backward(self, grad_output, *, input_grad=True):
+        (y,) = self.saved_tensors
+        g = self.grad_like(grad_output, y.shape, y.dtype)
+        if not input_grad:
+            return None
         # dy_i/dx_j = y_i (delta_ij - y_j)  =>  dL/dx = y * (g - sum_i g_i y_i)
-        return y * (grad_output - (grad_output * y).sum(axis=self.dim, keepdims=True))
+        return y * (g - (g * y).sum(axis=self.dim, keepdims=True))
 
     def extra_repr(self):
         return f"dim={self.dim}"
 
 
-class LogSoftmax(_Elementwise):
+class LogSoftmax(Module):
     """y = x - log sum e^x along dim.   input (*) -> (*)"""
 
     def __init__(self, dim=None):
@@ -89,14 +89,17 @@ class LogSoftmax(_Elementwise):
         self.dim = dim
 
     def forward(self, input):
-        self._cache = y = F.log_softmax(input, self.dim)
+        y = F.log_softmax(_validate.array("LogSoftmax", "input", input), self.dim)
+        self.save_for_backward(y)
         return y
 
-    def backward(self, grad_output):
-        y = self._saved(grad_output)
-        xp = array_module(y)
+    def backward(self, grad_output, *, input_grad=True):
+        (y,) = self.saved_tensors
+        g = self.grad_like(grad_output, y.shape, y.dtype)
+        if not input_grad:
+            return None
         # dy_i/dx_j = delta_ij - softmax_j  =>  dL/dx = g - softmax * sum_i g_i
-        return grad_output - xp.exp(y) * grad_output.sum(axis=self.dim, keepdims=True)
+        return g - array_module(y).exp(y) * g.sum(axis=self.dim, keepdims=True)
 
     def extra_repr(self):
         return f"dim={self.dim}"

@@ -1,6 +1,4 @@
 """Sequential: modules applied in order. Twin of torch.nn.Sequential (state_dict keys '0.weight', ...)."""
-import inspect
-
 from scratch.nn.module import Module
 
 
@@ -29,10 +27,9 @@ class Sequential(Module):
     def backward(self, grad_output, *, input_grad=True):
         """dL/d output -> dL/d input; input_grad=False lets the first module skip dL/d input (None)."""
         modules = list(self)
+        if not modules:  # an empty Sequential is the identity, as in torch
+            return grad_output if input_grad else None
         # the chain rule: each module turns dL/d(its output) into dL/d(its input), last to first
         for module in reversed(modules[1:]):
             grad_output = module.backward(grad_output)
-        if not input_grad and "input_grad" in inspect.signature(modules[0].backward).parameters:
-            return modules[0].backward(grad_output, input_grad=False)
-        grad_input = modules[0].backward(grad_output)
-        return grad_input if input_grad else None
+        return modules[0].backward(grad_output, input_grad=input_grad)

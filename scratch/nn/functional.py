@@ -10,6 +10,7 @@ of range raise a ValueError naming the offender.
 """
 import numpy as np
 
+from scratch import _validate
 from scratch._backend import array_module
 
 REDUCTIONS = ("none", "mean", "sum")
@@ -61,7 +62,9 @@ def _check_broadcasts_to(name, array, shape):
 def linear(input, weight, bias=None):
     """y = x W^T + b.   input (*, in) · weight (out, in) · bias (out,) -> (*, out)"""
     out = input @ weight.T
-    return out + bias if bias is not None else out
+    if bias is not None:
+        out += bias  # in place: out is a new array, and a second temporary costs a pass over it
+    return out
 
 
 def relu(input, inplace=False):
@@ -112,10 +115,17 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None):
 # --- losses
 
 
+def _loss_arrays(owner, input, target):
+    """input and target must be arrays (torch's losses refuse lists and numbers too)."""
+    _validate.array(owner, "input", input)
+    _validate.array(owner, "target", target)
+
+
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """(x - y)^2, reduced.   input (*) · target (*), the same shape"""
     _unsupported(size_average=size_average, reduce=reduce, weight=weight)
     _check_reduction(reduction)
+    _loss_arrays("mse_loss", input, target)
     _check_same_shape(input, target)
     return _reduce((input - target) ** 2, reduction)
 
@@ -127,19 +137,30 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     Written as (1 - y) x + (1 + (p - 1) y) softplus(-x), with softplus(-x) = log(1 + e^-|x|) + max(-x, 0),
     the form torch uses: it never takes the log of a sigmoid that has rounded to 0 or 1.
     weight broadcasts to input's shape; pos_weight to its last dimension (one per class).
+    The loss has the target's dtype, as torch's kernel makes it (a float64 input against float32
+    targets gives a float32 loss; the gradient is float64, the input's).
     """
     _unsupported(size_average=size_average, reduce=reduce)
     _check_reduction(reduction)
-    _check_same_shape(input, target)
-    for name, factor in (("weight", weight), ("pos_weight", pos_weight)):
-        _check_broadcasts_to(name, factor, input.shape)
+    _check_binary_cross_entropy(input, target, weight, pos_weight)
     xp = array_module(input)
     softplus_neg = xp.log1p(xp.exp(-xp.abs(input))) + xp.maximum(-input, 0)  # -log s(x)
     log_weight = 1 + (pos_weight - 1) * target if pos_weight is not None else 1
     loss = (1 - target) * input + log_weight * softplus_neg
     if weight is not None:
         loss = loss * weight
-    return _reduce(loss, reduction)
+    return _reduce(loss, reduction).astype(target.dtype, copy=False)
+
+
+def _check_binary_cross_entropy(input, target, weight, pos_weight):
+    _loss_arrays("binary_cross_entropy_with_logits", input, target)
+    if target.dtype.kind != "f":  # torch refuses: the loss would have to be cast to the target's dtype
+        raise TypeError(f"binary_cross_entropy_with_logits: target must be floating point (probabilities), got "
+                        f"{target.dtype} (torch: \"result type Float can't be cast to the desired output type Long\"): "
+                        f"pass target.astype(input.dtype)")
+    _check_same_shape(input, target)
+    for name, factor in (("weight", weight), ("pos_weight", pos_weight)):
+        _check_broadcasts_to(name, factor, input.shape)
 
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
@@ -160,12 +181,17 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
 
 
 def _cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing):
-    """The loss, plus what its gradient needs: (loss, T, denominator, log p). CrossEntropyLoss keeps them."""
-    T, denominator = _cross_entropy_targets(input, target, weight, ignore_index, label_smoothing)
+    """The loss, plus what its gradient needs: (loss, weighted_target, denominator, log p).
+
+    Every case above is one formula, loss_n = -sum_c weighted_target[n, c] log p[n, c], so the
+    gradient is one formula too (CrossEntropyLoss.backward).
+    """
+    _check_cross_entropy(input, target, weight, ignore_index, label_smoothing)
+    weighted_target, denominator = _weighted_target(input, target, weight, ignore_index, label_smoothing)
     class_dim = 1 if input.ndim > 1 else 0
     logp = log_softmax(input, dim=class_dim)
     xp = array_module(input)
-    loss = -(T * logp).sum(axis=class_dim)  # (N, d1, ...) or ()
+    loss = -(weighted_target * logp).sum(axis=class_dim)  # (N, d1, ...) or ()
     if reduction == "mean":
         if denominator == 0:  # every target ignored: 0/0 = nan, as torch (without NumPy's warning)
             loss = loss.sum() * xp.nan
@@ -173,7 +199,7 @@ def _cross_entropy(input, target, weight, ignore_index, reduction, label_smoothi
             loss = loss.sum() / denominator
     elif reduction == "sum":
         loss = loss.sum()
-    return loss, T, denominator, logp
+    return loss, weighted_target, denominator, logp
 
 
 def _class_axis(a, class_dim):
@@ -181,44 +207,61 @@ def _class_axis(a, class_dim):
     return a.reshape(a.shape[:class_dim] + (1,) + a.shape[class_dim:])
 
 
-def _cross_entropy_targets(input, target, weight, ignore_index, label_smoothing):
-    """Checks, then T: the weighted target distribution, input's shape, so that the loss per sample is
-    -sum_c T[n, c] log p[n, c]; and the denominator of reduction='mean'. The backward reuses both."""
-    xp = array_module(input)
+def _check_cross_entropy(input, target, weight, ignore_index, label_smoothing):
+    """Every way cross_entropy's arguments can be wrong, each refused in words before any math."""
+    _loss_arrays("cross_entropy", input, target)
     if input.ndim == 0:
         raise ValueError("cross_entropy input must have a class dimension: (C,), (N, C) or (N, C, d1, ...)")
     class_dim = 1 if input.ndim > 1 else 0
     C = input.shape[class_dim]
+    index_shape = input.shape[:class_dim] + input.shape[class_dim + 1:]
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
-    if weight is not None and weight.shape != (C,):
-        raise ValueError(f"weight must have shape ({C},), one per class, got {tuple(weight.shape)}")
-    w = weight if weight is not None else xp.ones(C, dtype=input.dtype)
-    w_b = w.reshape((C,) + (1,) * (input.ndim - class_dim - 1))  # broadcasts along the class dim
-
-    if target.dtype.kind == "f":  # class probabilities
+    if weight is not None:
+        _validate.array("cross_entropy", "weight", weight)
+        if weight.shape != (C,):
+            raise ValueError(f"weight must have shape ({C},), one per class, got {tuple(weight.shape)}")
+        if weight.dtype != input.dtype:  # torch: "expected scalar type Float but found Double"
+            raise TypeError(f"cross_entropy weight must have the input's dtype {input.dtype}, got {weight.dtype}: "
+                            f"pass weight.astype(np.{input.dtype})")
+    if target.dtype.kind == "f":
+        if target.shape == index_shape and target.shape != input.shape:  # indices, written as floats
+            raise TypeError(f"cross_entropy target of shape {tuple(target.shape)} holds class indices, which must be "
+                            f"integers, got {target.dtype}: pass target.astype(np.int64)")
         _check_same_shape(input, target, "input (class probabilities)")
         if ignore_index != -100:  # torch refuses it too: there is no class index to compare
             raise ValueError(f"ignore_index is not supported for class-probability targets, got ignore_index={ignore_index}")
-        q = target * (1 - label_smoothing) + label_smoothing / C if label_smoothing else target
-        N = input.size // C
-        return w_b * q, N
-
+        return
     if target.dtype.kind not in "iu":
         raise TypeError(f"cross_entropy target must be class indices (integers) or probabilities (floats), got {target.dtype}")
-    expected = input.shape[:class_dim] + input.shape[class_dim + 1:]
-    if target.shape != expected:
-        raise ValueError(f"class-index target must have shape {expected} for input {tuple(input.shape)}, got {tuple(target.shape)}")
-    keep = target != ignore_index
-    bad = keep & ((target < 0) | (target >= C))
+    if target.shape != index_shape:
+        raise ValueError(f"class-index target must have shape {index_shape} for input {tuple(input.shape)}, got {tuple(target.shape)}")
+    bad = (target != ignore_index) & ((target < 0) | (target >= C))
     if bad.any():
         raise ValueError(f"Target {int(target[bad].reshape(-1)[0])} is out of bounds: class indices must be in [0, {C}) or ignore_index={ignore_index}")
-    safe = xp.where(keep, target, 0)
+
+
+def _weighted_target(input, target, weight, ignore_index, label_smoothing):
+    """(weighted_target, denominator): input's shape, so that loss_n = -sum_c weighted_target[n, c] log p[n, c];
+    and the denominator of reduction='mean'. With plain class indices (no weight, no smoothing) it is
+    the one-hot of y, and the gradient is the one everyone remembers: softmax(x) - one_hot(y)."""
+    xp = array_module(input)
+    class_dim = 1 if input.ndim > 1 else 0
+    C = input.shape[class_dim]
+    w = weight if weight is not None else xp.ones(C, dtype=input.dtype)
+    w_c = w.reshape((C,) + (1,) * (input.ndim - class_dim - 1))  # w along the class dim
+
+    if target.dtype.kind == "f":  # class probabilities q
+        q = target * (1 - label_smoothing) + label_smoothing / C if label_smoothing else target
+        return w_c * q, input.size // C  # mean divides by N (times d1 ...), whatever the weights
+
+    keep = target != ignore_index
+    safe = xp.where(keep, target, 0)  # ignored positions point at class 0, then get weight 0
     w_y = w[safe] * keep  # w[y_n] where kept, 0 where ignored   (N, d...)
     classes = xp.arange(C).reshape((C,) + (1,) * (input.ndim - class_dim - 1))
     one_hot = classes == _class_axis(safe, class_dim)  # (N, C, d...): True at y_n
-    T = one_hot * _class_axis((1 - label_smoothing) * w_y, class_dim)  # the nll part: w[y_n] at y_n
+    weighted_target = one_hot * _class_axis((1 - label_smoothing) * w_y, class_dim)  # the nll part: w[y_n] at y_n
     if label_smoothing:  # the smoothing part: (e / C) w_c at every class of a kept position
-        T = T + (label_smoothing / C) * w_b * _class_axis(keep, class_dim)
+        weighted_target = weighted_target + (label_smoothing / C) * w_c * _class_axis(keep, class_dim)
     denominator = w_y.sum()  # sum of w[y_n] over the positions kept
-    return T.astype(input.dtype, copy=False), denominator
+    return weighted_target.astype(input.dtype, copy=False), denominator

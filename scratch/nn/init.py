@@ -17,17 +17,27 @@ def _calculate_fan_in_and_fan_out(shape):
     return shape[1] * receptive_field, shape[0] * receptive_field
 
 
+LINEAR_FNS = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d")
+
+
 def calculate_gain(nonlinearity, param=None):
-    """The gain torch uses to keep activations' variance steady; only what the layers here need."""
-    if nonlinearity in ("linear", "sigmoid") or nonlinearity.startswith("conv"):
-        return 1.0
+    """The gain torch uses to keep activations' variance steady (torch.nn.init.calculate_gain's table)."""
+    if nonlinearity in LINEAR_FNS or nonlinearity == "sigmoid":
+        return 1
     if nonlinearity == "tanh":
         return 5.0 / 3
     if nonlinearity == "relu":
         return math.sqrt(2.0)
     if nonlinearity == "leaky_relu":
-        negative_slope = 0.01 if param is None else param
+        if param is None:
+            negative_slope = 0.01
+        elif isinstance(param, (int, float)) and not isinstance(param, bool):
+            negative_slope = param
+        else:
+            raise ValueError(f"negative_slope {param} not a valid number")
         return math.sqrt(2.0 / (1 + negative_slope**2))
+    if nonlinearity == "selu":
+        return 3.0 / 4  # found empirically (torch PR 50664)
     raise ValueError(f"Unsupported nonlinearity {nonlinearity}")
 
 

@@ -4,6 +4,7 @@ import math
 import numpy as np
 
 from scratch import _validate
+from scratch.nn import functional as F
 from scratch.nn import init
 from scratch.nn.module import Module
 from scratch.nn.parameter import Parameter, accumulate_grad
@@ -18,12 +19,9 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True, *, dtype=np.float32, generator=None):
         super().__init__()
-        in_features = _validate.integer("in_features", in_features, low=1)
-        out_features = _validate.integer("out_features", out_features, low=1)
-        dtype = np.dtype(dtype)
-        if dtype.kind != "f":
-            raise TypeError(f"dtype must be a floating-point dtype, got {dtype}")
-        self.in_features, self.out_features = in_features, out_features
+        self.in_features = _validate.integer("in_features", in_features, low=1)
+        self.out_features = _validate.integer("out_features", out_features, low=1)
+        dtype = _validate.float_dtype(dtype)
         self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype))
         self.bias = Parameter(np.empty((out_features,), dtype=dtype)) if bias else None
         self.reset_parameters(generator)
@@ -37,29 +35,17 @@ class Linear(Module):
 
     def forward(self, input):
         """input (*, in) -> (*, out)"""
-        if not hasattr(input, "shape"):
-            raise TypeError(f"Linear expected an array (NumPy or CuPy), got {type(input).__name__}")
-        if input.shape[-1:] != (self.in_features,):
-            raise ValueError(f"Linear expected input of shape (*, {self.in_features}), got {tuple(input.shape)}")
-        if input.dtype != self.weight.dtype:
-            raise TypeError(f"Linear expected input of dtype {self.weight.dtype} (its weight's), got {input.dtype}")
-        self._input = input  # backward needs x for dL/dW
-        out = input @ self.weight.data.T
-        if self.bias is not None:
-            out += self.bias.data
-        return out
+        _validate.layer_input("Linear", input, (self.in_features,), self.weight.dtype)
+        self.save_for_backward(input)  # dL/dW needs x
+        return F.linear(input, self.weight.data, None if self.bias is None else self.bias.data)
 
     def backward(self, grad_output, *, input_grad=True):
         """grad_output (*, out) -> grad_input (*, in); adds dL/dW (out, in) and dL/db (out,) into .grad
 
         input_grad=False skips dL/dx and returns None (a first layer's input needs no gradient).
         """
-        if getattr(self, "_input", None) is None:
-            raise RuntimeError("Linear.backward called before forward")
-        x = self._input
-        expected = x.shape[:-1] + (self.out_features,)
-        if grad_output.shape != expected:
-            raise ValueError(f"grad_output must have the output's shape {expected}, got {tuple(grad_output.shape)}")
+        (x,) = self.saved_tensors
+        grad_output = self.grad_like(grad_output, x.shape[:-1] + (self.out_features,), x.dtype)
         g2, x2 = grad_output.reshape(-1, self.out_features), x.reshape(-1, self.in_features)  # fold the * dims
         # dL/dW = g^T x   (out, N) @ (N, in) -> (out, in)
         accumulate_grad(self.weight, g2.T @ x2)

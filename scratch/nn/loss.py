@@ -2,7 +2,8 @@
 
 `loss = criterion(input, target)`, then `criterion.backward()` returns d loss / d input (and for
 reduction='none', `criterion.backward(grad_output)` with grad_output the loss's shape). Targets get
-no gradient here.
+no gradient here. The gradient has the input's dtype even where the loss was promoted (a float32
+input against a float64 target gives a float64 loss, as in torch, and a float32 gradient).
 """
 import numpy as np
 
@@ -18,17 +19,10 @@ class _Loss(Module):
         F._check_reduction(reduction)
         self.reduction = reduction
 
-    def _saved(self):
-        """What forward kept for backward; an error if there was no forward."""
-        cache = getattr(self, "_cache", None)
-        if cache is None:
-            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
-        return cache
-
     def _scale(self, grad_output, loss_shape):
         """d total / d loss-element before the mean's division: grad_output, or 1 for a scalar loss."""
         if self.reduction == "none":
-            if grad_output is None or grad_output.shape != loss_shape:
+            if grad_output is None or np.shape(grad_output) != loss_shape:
                 raise ValueError(f"with reduction='none', backward needs grad_output of the loss's shape {loss_shape}")
             return grad_output
         g = 1.0 if grad_output is None else grad_output
@@ -36,23 +30,23 @@ class _Loss(Module):
             raise ValueError(f"the loss is a scalar, so grad_output must be one, got shape {np.shape(g)}")
         return g
 
-    def extra_repr(self):
-        return f"reduction={self.reduction!r}"
-
 
 class MSELoss(_Loss):
     """mean/sum/none of (x - y)^2.   input (*) · target (*) -> () or (*)"""
 
     def forward(self, input, target):
         loss = F.mse_loss(input, target, reduction=self.reduction)
-        self._cache = (input, target)
+        self.save_for_backward(input, target)
         return loss
 
-    def backward(self, grad_output=None):
-        x, y = self._saved()
+    def backward(self, grad_output=None, *, input_grad=True):
+        x, y = self.saved_tensors
         g = self._scale(grad_output, x.shape)
+        if not input_grad:
+            return None
         n = x.size if self.reduction == "mean" else 1
-        return g * 2 * (x - y) / n  # d/dx (x - y)^2 = 2 (x - y)
+        grad = g * 2 * (x - y) / n  # d/dx (x - y)^2 = 2 (x - y)
+        return grad.astype(x.dtype, copy=False)
 
 
 class BCEWithLogitsLoss(_Loss):
@@ -69,19 +63,21 @@ class BCEWithLogitsLoss(_Loss):
     def forward(self, input, target):
         loss = F.binary_cross_entropy_with_logits(input, target, self.weight, reduction=self.reduction,
                                                   pos_weight=self.pos_weight)
-        self._cache = (input, target)
+        self.save_for_backward(input, target)
         return loss
 
-    def backward(self, grad_output=None):
-        x, y = self._saved()
+    def backward(self, grad_output=None, *, input_grad=True):
+        x, y = self.saved_tensors
         g = self._scale(grad_output, x.shape)
+        if not input_grad:
+            return None
         # l = (1 - y) x + lw * softplus(-x), lw = 1 + (p - 1) y  =>  dl/dx = (1 - y) - lw * sigmoid(-x)
         log_weight = 1 + (self.pos_weight - 1) * y if self.pos_weight is not None else 1
         grad = (1 - y) - log_weight * F.sigmoid(-x)
         if self.weight is not None:
             grad = grad * self.weight  # the weight multiplies each element's loss, so its derivative too
         n = x.size if self.reduction == "mean" else 1
-        return g * grad / n
+        return (g * grad / n).astype(x.dtype, copy=False)
 
 
 class CrossEntropyLoss(_Loss):
@@ -98,21 +94,24 @@ class CrossEntropyLoss(_Loss):
             self.register_buffer("weight", weight)
 
     def forward(self, input, target):
-        loss, T, denominator, logp = F._cross_entropy(input, target, self.weight, self.ignore_index,
-                                                      self.reduction, self.label_smoothing)
-        self._cache = (input, T, denominator, logp)  # the weighted targets and log p: all backward needs
+        loss, weighted_target, denominator, logp = F._cross_entropy(
+            input, target, self.weight, self.ignore_index, self.reduction, self.label_smoothing)
+        self.save_for_backward(input, weighted_target, denominator, logp)  # all that backward needs
         return loss
 
-    def backward(self, grad_output=None):
-        x, T, denominator, logp = self._saved()
-        xp = array_module(x)
+    def backward(self, grad_output=None, *, input_grad=True):
+        x, weighted_target, denominator, logp = self.saved_tensors
         class_dim = 1 if x.ndim > 1 else 0
         g = self._scale(grad_output, x.shape[:class_dim] + x.shape[class_dim + 1:])
+        if not input_grad:
+            return None
         if self.reduction == "none":
             g = F._class_axis(g, class_dim)
         elif self.reduction == "mean":
-            # every target ignored: the loss is 0/0 = nan (as torch's), but T = 0 makes the gradient 0 (as torch's)
+            # every target ignored: the loss is 0/0 = nan (as torch's), but a zero target makes the gradient 0 (as torch's)
             g = g / denominator if denominator != 0 else 0.0 * g
-        # l = -sum_c T_c log p_c  =>  dl/dx_j = p_j * sum_c T_c - T_j
-        p = xp.exp(logp)
-        return g * (p * T.sum(axis=class_dim, keepdims=True) - T)
+        # l = -sum_c T_c log p_c, T = weighted_target  =>  dl/dx_j = p_j * sum_c T_c - T_j;
+        # for a plain class index (T = one_hot(y)) that is the line everyone remembers: p - one_hot(y)
+        p = array_module(x).exp(logp)
+        grad = g * (p * weighted_target.sum(axis=class_dim, keepdims=True) - weighted_target)
+        return grad.astype(x.dtype, copy=False)

@@ -6,11 +6,22 @@ buffers or Modules are registered in the order they are set, so `named_parameter
 What torch does with autograd, a scratch module does by hand: `forward` keeps what `backward`
 needs, and `backward(grad_output)` returns the gradient for the input and *adds* the parameters'
 gradients into `p.grad`, until `zero_grad()`.
+
+The contract every module keeps, declared here once:
+  - `backward(grad_output, *, input_grad=True)`: grad_output is dL/d(output) (a tuple where forward
+    returned one); the return is dL/d(input), or None with input_grad=False (autograd skips that
+    work too when the input does not require grad, as a batch of data does not).
+  - forward keeps what backward needs with `self.save_for_backward(...)` (the name torch's
+    autograd.Function uses); backward reads `self.saved_tensors`, which raises the one
+    "backward called before forward" error.
+  - a gradient has the dtype of what it is the gradient of, whatever promotion happened in
+    between (autograd casts back too): `grad_like` checks grad_output's shape and casts it.
 """
 from collections import OrderedDict
 
 import numpy as np
 
+from scratch import _validate
 from scratch._backend import array_module
 from scratch.nn.parameter import Parameter
 
@@ -47,8 +58,29 @@ class Module:
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
-    def backward(self, grad_output):
+    def backward(self, grad_output, *, input_grad=True):
+        """dL/d(output) -> dL/d(input), or None when input_grad=False; adds dL/d(param) into each p.grad."""
         raise NotImplementedError(f"{type(self).__name__} has no backward()")
+
+    def save_for_backward(self, *arrays):
+        """Keep what backward needs (torch's ctx.save_for_backward); a new forward replaces it."""
+        object.__setattr__(self, "_saved_tensors", arrays)
+
+    @property
+    def saved_tensors(self):
+        """What the last forward saved, as a tuple; the one error for a backward with no forward."""
+        saved = self.__dict__.get("_saved_tensors")
+        if saved is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward: call the module on an input first")
+        return saved
+
+    def grad_like(self, grad_output, output_shape, dtype):
+        """grad_output checked against the output's shape and cast to the output's dtype (autograd casts too)."""
+        if not hasattr(grad_output, "shape") or tuple(grad_output.shape) != tuple(output_shape):
+            got = tuple(grad_output.shape) if hasattr(grad_output, "shape") else type(grad_output).__name__
+            raise ValueError(f"{type(self).__name__}.backward: grad_output must have the output's shape "
+                             f"{tuple(output_shape)}, got {got}")
+        return grad_output.astype(dtype, copy=False)
 
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
@@ -145,35 +177,25 @@ class Module:
         for module_prefix, module in self.named_modules():
             for name in list(module._parameters) + list(module._buffers):
                 targets[f"{module_prefix}.{name}" if module_prefix else name] = (module, name)
-        missing = [k for k in targets if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in targets]
-        if strict and (missing or unexpected):
-            raise KeyError(
-                f"Error(s) in loading state_dict for {type(self).__name__}: "
-                f"missing keys {missing}, unexpected keys {unexpected} (expected exactly {list(targets)})"
-            )
-        staged = []
-        for key, (module, name) in targets.items():
-            if key not in state_dict:
-                continue
-            current = module._parameters[name].data if name in module._parameters else module._buffers[name]
-            value = _as_array(key, state_dict[key], array_module(current))
-            if value.shape != current.shape:
-                raise ValueError(
-                    f"size mismatch for {key}: copying a param with shape {value.shape} from the state_dict, "
-                    f"the shape in the current model is {current.shape}"
-                )
-            staged.append((current, value))
-        for current, value in staged:  # only now, with every check passed, change the model
-            current[...] = value
+        current = {key: module._parameters[name].data if name in module._parameters else module._buffers[name]
+                   for key, (module, name) in targets.items()}
+        given = {key: _as_array(key, state_dict[key], array_module(current[key])) for key in current if key in state_dict}
+        missing, unexpected = _validate.state_dict_fits(
+            type(self).__name__, {k: v.shape for k, v in current.items()},
+            {k: given[k].shape if k in given else None for k in state_dict}, strict)
+        for key, value in given.items():  # only now, with every check passed, change the model
+            current[key][...] = value
         return missing, unexpected
 
     def __repr__(self):
-        lines = [f"({name}): " + repr(m).replace("\n", "\n  ") for name, m in self._modules.items()]
-        extra = self.extra_repr()
-        if not lines:
-            return f"{type(self).__name__}({extra})"
-        return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
+        """torch's layout: Name(extra) for a leaf; otherwise one line each for extra and each child, indented."""
+        extra = self.extra_repr().split("\n") if self.extra_repr() else []
+        children = [f"({name}): " + repr(m).replace("\n", "\n  ") for name, m in self._modules.items()]
+        if len(extra) == 1 and not children:
+            return f"{type(self).__name__}({extra[0]})"
+        if not extra and not children:
+            return f"{type(self).__name__}()"
+        return f"{type(self).__name__}(\n  " + "\n  ".join(extra + children) + "\n)"
 
     def extra_repr(self):
         return ""

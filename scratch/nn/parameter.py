@@ -34,5 +34,9 @@ class Parameter:
 
 
 def accumulate_grad(param, grad):
-    """param.grad += grad (None counts as 0), as autograd accumulates until zero_grad()."""
+    """param.grad += grad (None counts as 0), as autograd accumulates until zero_grad().
+
+    The gradient keeps the parameter's dtype whatever promotion made `grad` (autograd casts too).
+    """
+    grad = grad.astype(param.data.dtype, copy=False)
     param.grad = grad if param.grad is None else param.grad + grad
