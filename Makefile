@@ -7,7 +7,11 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: bench bench-full test test-thorough clean
+.PHONY: help bench bench-full test test-thorough clean
+
+help:                      ## list the targets (the README's two commands are `make bench` and `make test`)
+	@awk -F ':.*## ' '/^[a-z-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo "  options go through ARGS, e.g. make bench ARGS=\"--only two_layer --device cpu\""
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,5 +30,5 @@ test: $(STAMP)             ## the equivalence tests, derandomized (hypothesis pr
 test-thorough: $(STAMP)    ## many more hypothesis examples, fresh random draws each run
 	$(PY) -m pytest --hypothesis-profile=thorough $(ARGS)
 
-clean:
+clean:                     ## remove .venv and the caches (the next command reinstalls)
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

@@ -1,4 +1,4 @@
-"""python -m benchmarks [--quick] [--device cpu|cuda|all] [--out DIR] [--threads N]
+"""python -m benchmarks [--quick] [--only NAME ...] [--device cpu|cuda|all] [--out DIR] [--threads N]
 
 Times every model for scratch-NumPy and torch-CPU, and where a GPU is present scratch-CuPy and
 torch-CUDA, with torch.utils.benchmark (warm-up, adaptive run counts, CUDA synchronisation).
@@ -12,16 +12,25 @@ from pathlib import Path
 
 
 
+# the names of benchmarks.cases.BUILDERS, written here so that --help imports neither torch nor NumPy
+# before main() pins their threads (a test keeps the two lists equal)
+BENCHMARKS = ("gradient_descent", "sgd", "adam", "perceptron", "two_layer")
+
+
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[1])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[1],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer sizes, shorter runs (about a minute on 2 cores)")
+    parser.add_argument("--only", action="append", choices=BENCHMARKS, metavar="NAME",
+                        help=f"run only this benchmark (repeat for several): one of {', '.join(BENCHMARKS)}; "
+                             "the GEMM peak, the yardstick of '%% peak', always runs. None: all of them")
     parser.add_argument("--device", choices=["cpu", "cuda", "all"], default="all",
-                        help="which implementations to time; 'all' (default) adds the GPU ones where a GPU is present")
+                        help="which implementations to time; 'all' adds the GPU ones where a GPU is present")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results", help="output folder")
-    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="CPU threads for torch and BLAS (default: all cores)")
-    parser.add_argument("--tf32", action="store_true", help="allow TF32 on CUDA matmuls (default: off, true float32)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="CPU threads for torch and BLAS (all cores)")
+    parser.add_argument("--tf32", action="store_true", help="allow TF32 on CUDA matmuls (off: true float32)")
     parser.add_argument("--no-figures", action="store_true", help="skip the study figures (twins drawn over each other)")
-    parser.add_argument("--min-run-time", type=float, default=None, help="seconds per measurement (default 0.5 quick, 1.0 full)")
+    parser.add_argument("--min-run-time", type=float, default=None, help="seconds per measurement (None: 0.5 with --quick, else 1.0)")
     return parser.parse_args(argv)
 
 
@@ -58,7 +67,7 @@ def main(argv=None):
     min_run_time = args.min_run_time or (0.5 if args.quick else 1.0)
 
     env = environment.describe(args.threads, tf32=args.tf32 if gpu_reason is None else None)
-    all_cases = list(cases.gemm_cases(impls, args.quick)) + list(cases.all_cases(impls, args.quick))
+    all_cases = list(cases.gemm_cases(impls, args.quick)) + list(cases.all_cases(impls, args.quick, args.only))
     estimate = len(all_cases) * (min_run_time * 1.6 + 0.05)
     print(f"{len(all_cases)} measurements, about {estimate / 60:.1f} min on this machine "
           f"({args.threads} threads; implementations: {', '.join(impls)})")

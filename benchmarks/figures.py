@@ -15,6 +15,7 @@ import scratch.two_layer as s2
 import torch_impl.gradient_descent as tgd
 import torch_impl.perceptron as tp
 import torch_impl.two_layer as t2
+from torch_impl import copy_weights
 
 
 def _plt():
@@ -62,7 +63,7 @@ def perceptron_figure(out):
     X, y = X[margin > 0.01], y[margin > 0.01]  # a thin but positive margin: Novikoff promises convergence
     s = sp.Perceptron(2, dtype=np.float64, generator=np.random.default_rng(0))
     t = tp.Perceptron(2, dtype=torch.float64)
-    t.load_state_dict({k: torch.from_numpy(v) for k, v in s.state_dict().items()})
+    copy_weights(s, t)
     s_mistakes, t_mistakes = [], []
     s_epochs = sp.train_perceptron(s, X, y, 0.1, 100, mistakes_per_epoch=s_mistakes)
     t_epochs = tp.train_perceptron(t, X, y, 0.1, 100, mistakes_per_epoch=t_mistakes)
@@ -77,14 +78,17 @@ def perceptron_figure(out):
                 lw=2 if name == "scratch" else 1.5, label=f"{name}'s boundary  w.x + b = 0")
     ax.set_xlim(-1, 1)
     ax.set_ylim(-1, 1)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2)  # below: the points fill the square
     ax.set_title(f"the boundary learned: converged after {s_epochs} (scratch) and {t_epochs} (torch) epochs", fontsize=10)
     epochs = np.arange(1, len(s_mistakes) + 1)
+    from matplotlib.ticker import MaxNLocator
+
     bx.bar(epochs - 0.2, s_mistakes, width=0.4, label="scratch")
     bx.bar(epochs + 0.2, t_mistakes, width=0.4, label="torch", color="C3")
     bx.set_xlabel("epoch")
     bx.set_xticks(epochs)
     bx.set_ylabel("mistakes (updates) in the epoch")
+    bx.yaxis.set_major_locator(MaxNLocator(integer=True))  # mistakes are counted in whole numbers
     bx.set_title("mistakes per epoch: the last epoch is the first with none", fontsize=10)
     bx.legend(fontsize=8)
     return _save(fig, out / "study_perceptron.png")
@@ -99,7 +103,7 @@ def two_layer_figure(out):
     for col, name in enumerate(("SGD (momentum 0.9)", "Adam")):
         s = s2.SimpleNN(2, 32, 2, dtype=np.float64, generator=np.random.default_rng(0))
         t = t2.SimpleNN(2, 32, 2, dtype=torch.float64)
-        t.load_state_dict({k: torch.from_numpy(v) for k, v in s.state_dict().items()})
+        copy_weights(s, t)
         if col == 0:
             s_opt = scratch.optim.SGD(s.parameters(), lr=0.05, momentum=0.9)
             t_opt = torch.optim.SGD(t.parameters(), lr=0.05, momentum=0.9)

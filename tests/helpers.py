@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from scratch._backend import array_module
+from torch_impl import copy_weights  # noqa: F401  (the tests' one way to start twins alike)
 
 TORCH_DTYPE = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
 
@@ -47,9 +48,3 @@ def assert_matches_finite_differences(analytic, numeric, f_value, err_msg=""):
     relative one, 1e-6, covers the truncation for the smooth functions tested.
     """
     np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-7 * max(1.0, abs(float(f_value))), err_msg=err_msg)
-
-
-def copy_weights(scratch_model, torch_model):
-    """Give torch_model the scratch model's weights (and buffers), through the twins' shared state_dict keys."""
-    torch_model.load_state_dict({k: torch.from_numpy(v) for k, v in scratch_model.state_dict().items()})
-    return torch_model
