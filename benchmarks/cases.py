@@ -55,7 +55,7 @@ def torch_device(impl):
     return "cuda" if impl.startswith("torch-cuda") else "cpu"
 
 
-# --- notes §1: gradient descent on the bowl
+# --- docs/notes.md §1: gradient descent on the bowl
 
 
 def gradient_descent_cases(impls, quick):
@@ -102,7 +102,7 @@ def adam_cases(impls, quick):
                                 lambda p: torch.optim.Adam(p, lr=1e-3, foreach=False), 12, impls, quick)
 
 
-# --- notes §2: one epoch of the online perceptron rule (a Python loop over samples, by design)
+# --- docs/notes.md §2: one epoch of the online perceptron rule (a Python loop over samples, by design)
 
 
 def perceptron_cases(impls, quick):
@@ -128,7 +128,7 @@ def perceptron_cases(impls, quick):
             yield Case("perceptron epoch", n, f"n={n:,}, d={d}", impl, fn, flops=4 * n * d, size_unit=f"samples (d = {d})")
 
 
-# --- notes §3: the two-layer network, float32, batch N, input -> hidden -> 10 classes
+# --- docs/notes.md §3: the two-layer network, float32, batch N, input -> hidden -> 10 classes
 
 TWO_LAYER_QUICK = [(1, 2, 8, 1), (64, 32, 64, 10), (64, 784, 256, 10), (256, 1024, 1024, 10)]
 TWO_LAYER_FULL = TWO_LAYER_QUICK + [(1024, 1024, 1024, 10), (1024, 4096, 4096, 10)]

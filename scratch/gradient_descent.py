@@ -1,4 +1,4 @@
-"""Gradient descent, by hand, on the notes' bowl (notes §1). Twin: `torch_impl/gradient_descent.py`.
+"""Gradient descent, by hand, on the notes' bowl (docs/notes.md §1). Twin: `torch_impl/gradient_descent.py`.
 
 The bowl  f(x, y) = (x - 2)^2 + (y + 3)^2  has its *minimum* (not, as the notes say, its maximum)
 at c = (2, -3). Its gradient is (2(x - 2), 2(y + 3)), so one step of size lr gives

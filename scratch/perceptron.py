@@ -1,4 +1,4 @@
-"""The perceptron and its learning rule, by hand (notes §2). Twin: `torch_impl/perceptron.py`.
+"""The perceptron and its learning rule, by hand (docs/notes.md §2). Twin: `torch_impl/perceptron.py`.
 
 A perceptron computes z = x . w + b and outputs 1 if z >= threshold, else 0 (the notes'
 "1 if z >= n"). It learns online, one sample at a time, in the order given:

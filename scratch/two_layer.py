@@ -1,4 +1,4 @@
-"""The two-layer network with manual backprop (notes §3). Twin: `torch_impl/two_layer.py`.
+"""The two-layer network with manual backprop (docs/notes.md §3). Twin: `torch_impl/two_layer.py`.
 
     x (N, in) --fc1--> a (N, hidden) --ReLU--> h (N, hidden) --fc2--> out (N, out)
 

@@ -1,4 +1,4 @@
-"""Gradient descent (notes §1): the closed form, the torch twin, finite differences, bad input."""
+"""Gradient descent (docs/notes.md §1): the closed form, the torch twin, finite differences, bad input."""
 import warnings
 
 import numpy as np

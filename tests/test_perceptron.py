@@ -1,4 +1,4 @@
-"""The perceptron (notes §2): forward with ties, bit-exact training twins, Novikoff's bound, bad input."""
+"""The perceptron (docs/notes.md §2): forward with ties, bit-exact training twins, Novikoff's bound, bad input."""
 import math
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""The two-layer network (notes §3): manual backprop against autograd and finite differences,
+"""The two-layer network (docs/notes.md §3): manual backprop against autograd and finite differences,
 whole training runs against torch, XOR, weights saved by one twin and loaded by the other."""
 import numpy as np
 import pytest

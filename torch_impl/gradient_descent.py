@@ -1,4 +1,4 @@
-"""Gradient descent with torch (notes §1). Twin: `scratch/gradient_descent.py`.
+"""Gradient descent with torch (docs/notes.md §1). Twin: `scratch/gradient_descent.py`.
 
 The same bowl f(x, y) = (x - 2)^2 + (y + 3)^2 with its minimum at c = (2, -3); what changes is
 who computes the gradient (autograd, not a handwritten formula) and who takes the step

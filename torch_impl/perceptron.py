@@ -1,4 +1,4 @@
-"""The perceptron and its learning rule with torch (notes §2). Twin: `scratch/perceptron.py`.
+"""The perceptron and its learning rule with torch (docs/notes.md §2). Twin: `scratch/perceptron.py`.
 
 The same model and rule; what changes is that the weights live in an nn.Linear and may live on a
 GPU. The learning rule is not gradient descent, so training runs under torch.no_grad().

@@ -1,4 +1,4 @@
-"""The two-layer network with torch (notes §3). Twin: `scratch/two_layer.py`.
+"""The two-layer network with torch (docs/notes.md §3). Twin: `scratch/two_layer.py`.
 
     x (N, in) --fc1--> a (N, hidden) --ReLU--> h (N, hidden) --fc2--> out (N, out)
 
