@@ -287,8 +287,45 @@ def _bare_gemms(impl, N, d_in, hidden, d_out):
     return gemms
 
 
+# --- normalisation: forward and backward of BatchNorm2d and LayerNorm (elementwise and reductions)
+
+NORM_SIZES = {"BatchNorm2d": [(32, 64, 28, 28)], "LayerNorm": [(32, 196, 256)]}
+
+
+def normalization_cases(impls, quick):
+    """BatchNorm2d (training mode: batch statistics, running ones updated) and LayerNorm over the last
+    dimension, one forward and backward each; the gradient of the input is computed (as in a network,
+    where these layers sit in the middle)."""
+    impls = [i for i in impls if i != "torch-cuda-graph"]
+    for name, shapes in NORM_SIZES.items():
+        for shape in shapes:
+            size, label = int(np.prod(shape)), "x".join(map(str, shape))
+            rng = np.random.default_rng(0)
+            x, g = (rng.standard_normal(shape).astype(np.float32) for _ in range(2))
+            for impl in impls:
+                if impl.startswith("scratch"):
+                    xp = array_module_of(impl)
+                    m = scratch.nn.BatchNorm2d(shape[1]) if name == "BatchNorm2d" else scratch.nn.LayerNorm(shape[-1])
+                    m.to("cuda" if impl == "scratch-cupy" else "cpu")
+                    xd, gd = xp.asarray(x), xp.asarray(g)
+
+                    def fn(m=m, xd=xd, gd=gd):
+                        m(xd)
+                        m.backward(gd)
+                else:
+                    device = torch_device(impl)
+                    m = (torch.nn.BatchNorm2d(shape[1]) if name == "BatchNorm2d" else torch.nn.LayerNorm(shape[-1])).to(device)
+                    xd = torch.from_numpy(x).to(device).requires_grad_(True)
+                    gd = torch.from_numpy(g).to(device)
+
+                    def fn(m=m, xd=xd, gd=gd):
+                        xd.grad = None
+                        m(xd).backward(gd)
+                yield Case(f"{name} forward + backward", size, label, impl, fn, size_unit="elements")
+
+
 BUILDERS = {"gradient_descent": gradient_descent_cases, "sgd": sgd_cases, "adam": adam_cases,
-            "perceptron": perceptron_cases, "two_layer": two_layer_cases}
+            "perceptron": perceptron_cases, "two_layer": two_layer_cases, "normalization": normalization_cases}
 
 
 def all_cases(impls, quick, only=None):

@@ -211,3 +211,11 @@ def test_the_rest_of_step_target_comes_with_the_steps_profile():
     assert ("The step's parts at 64x(784-256-10), each timed alone: scratch: forward 250, loss 50, backward 300, optimizer 100 µs "
             "(sum 700; the step 1000); besides its GEMMs the scratch step spends 400 µs, of which the optimizer "
             "takes 100 and the loss 50; torch: forward 300, loss 150, backward 350, optimizer 90 µs (sum 890; the step 2000).") in line
+
+
+def test_the_normalisation_target_names_each_layer_and_size():
+    rows = [row(model, 10**6, label, impl, t) for model, label in zip(report.NORM_MODELS, ("32x64x28x28", "32x196x256"))
+            for impl, t in (("scratch-numpy", 3e-3), ("torch-cpu", 2e-3 if model.startswith("Batch") else 1e-3))]
+    line = next(t for t in report.targets(rows) if "Normalisation" in t)
+    assert line == ("- Normalisation forward + backward <= 1.5x torch CPU: **missed** — BatchNorm2d at 32x64x28x28 1.50x, "
+                    "LayerNorm at 32x196x256 3.00x.")

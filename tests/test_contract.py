@@ -30,6 +30,10 @@ MODULES = [
     ("LogSoftmax", lambda: snn.LogSoftmax(dim=1), (4, 3)),
     ("Sequential", lambda: snn.Sequential(snn.Linear(3, 5), snn.Tanh(), snn.Linear(5, 2)), (4, 3)),
     ("SimpleNN", lambda: s2.SimpleNN(3, 5, 2), (4, 3)),
+    ("BatchNorm1d", lambda: snn.BatchNorm1d(3), (4, 3)),
+    ("BatchNorm2d", lambda: snn.BatchNorm2d(3), (4, 3, 2, 2)),
+    ("BatchNorm3d", lambda: snn.BatchNorm3d(3), (4, 3, 2, 1, 2)),
+    ("LayerNorm", lambda: snn.LayerNorm((2, 3)), (4, 2, 3)),
 ]
 LOSSES = [("MSELoss", snn.MSELoss), ("BCEWithLogitsLoss", snn.BCEWithLogitsLoss), ("CrossEntropyLoss", snn.CrossEntropyLoss)]
 IDS = [name for name, *_ in MODULES]
@@ -233,8 +237,8 @@ def scratch_twins_of_torch():
         obj = getattr(snn, name)
         if inspect.isclass(obj) and name not in ("Module", "Parameter"):
             yield f"nn.{name}", obj.__init__, getattr(torch.nn, name).__init__
-    for name in ("linear", "relu", "sigmoid", "tanh", "softmax", "log_softmax", "mse_loss",
-                 "binary_cross_entropy_with_logits", "cross_entropy"):
+    for name in ("linear", "relu", "sigmoid", "tanh", "softmax", "log_softmax", "batch_norm", "layer_norm",
+                 "mse_loss", "binary_cross_entropy_with_logits", "cross_entropy"):
         if name != "linear":  # torch's F.linear is a builtin with no introspectable signature
             yield f"F.{name}", getattr(SF, name), getattr(torch.nn.functional, name)
     for name in ("SGD", "Adam"):
@@ -263,9 +267,15 @@ def twin_modules():
     yield s2.SimpleNN(3, 4, 2), t2.SimpleNN(3, 4, 2)
     yield scratch.perceptron.Perceptron(3), torch_impl.perceptron.Perceptron(3)
     yield snn.Sequential(), torch.nn.Sequential()
+    yield snn.Sequential(snn.BatchNorm1d(3), snn.BatchNorm2d(4, eps=1e-3, momentum=None, affine=False),
+                         snn.BatchNorm3d(2, track_running_stats=False, bias=False), snn.LayerNorm((2, 3)),
+                         snn.LayerNorm(5, elementwise_affine=False), snn.LayerNorm(4, bias=False)), torch.nn.Sequential(
+        torch.nn.BatchNorm1d(3), torch.nn.BatchNorm2d(4, eps=1e-3, momentum=None, affine=False),
+        torch.nn.BatchNorm3d(2, track_running_stats=False, bias=False), torch.nn.LayerNorm((2, 3)),
+        torch.nn.LayerNorm(5, elementwise_affine=False), torch.nn.LayerNorm(4, bias=False))
 
 
-@pytest.mark.parametrize("s, t", list(twin_modules()), ids=["Sequential", "SimpleNN", "Perceptron", "empty"])
+@pytest.mark.parametrize("s, t", list(twin_modules()), ids=["Sequential", "SimpleNN", "Perceptron", "empty", "norms"])
 def test_repr_is_torchs(s, t):
     assert repr(s) == repr(t)
 

@@ -25,6 +25,7 @@ import scratch.two_layer as s2
 from scratch._backend import array_module
 from tests import cupy_standin
 from tests.test_losses import bce_case, cross_entropy_case
+from tests.test_normalization import batch_norm_case
 from tests.test_perceptron import dyadic_problems
 
 DTYPES = pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -122,6 +123,31 @@ def test_every_layer_runs_on_the_device_as_on_numpy(cupy, dtype, build, data):
     assert_device_equal(d_grad_x, grad_x, "input gradient")
     for name in grads:
         assert_device_equal(d_grads[name], grads[name], name)
+
+
+@DTYPES
+@FEWER
+@given(data=st.data())
+def test_normalisation_runs_on_the_device_as_on_numpy(cupy, dtype, data):
+    """Two training steps (the running statistics move), then eval; buffers stay on the device."""
+    name, C, shape, options = data.draw(batch_norm_case(dtype))
+    if data.draw(st.booleans(), label="LayerNorm instead"):
+        name, C, shape, options = "LayerNorm", shape[-1], shape, dict(eps=options["eps"], bias=options["bias"])
+    host = getattr(snn, name)(C, **options, dtype=dtype)
+    device = getattr(snn, name)(C, **options, dtype=dtype).to("cuda")
+    for mode in (True, True, False):
+        host.train(mode), device.train(mode)
+        x = data.draw(hnp.arrays(dtype, shape, elements=st.floats(-3, 3, width=32)), label="x")
+        g = data.draw(hnp.arrays(dtype, shape, elements=st.floats(-3, 3, width=32)), label="grad_output")
+        host.zero_grad(), device.zero_grad()
+        out, grad_x = host(x), host.backward(g)
+        d_out, d_grad_x = device(cupy.asarray(x)), device.backward(cupy.asarray(g))
+        assert_device_equal(d_out, out, "output")
+        assert_device_equal(d_grad_x, grad_x, "input gradient")
+        for n, p in host.named_parameters():
+            assert_device_equal(dict(device.named_parameters())[n].grad, p.grad, n)
+        for n, b in host.named_buffers():
+            assert_device_equal(dict(device.named_buffers())[n], b, n)
 
 
 def run_loss(criterion, x, target, grad_output):

@@ -233,6 +233,9 @@ def test_loss_backward_checks_its_grad_output():
     (lambda: F.cross_entropy(np.zeros((2, 3)), np.zeros(2, int), label_smoothing=1.5), "label_smoothing"),
     (lambda: F.cross_entropy(np.zeros((2, 3)), np.zeros(2, int), weight=np.ones(2)), r"weight must have shape \(3,\)"),
     (lambda: F.cross_entropy(np.zeros((2, 3)), np.full((2, 3), 1 / 3), ignore_index=0), "ignore_index is not supported"),
+    (lambda: F.cross_entropy(np.array(1.0), np.array(0)), r"must have a class dimension: \(C,\), \(N, C\)"),
+    (lambda: F.cross_entropy(np.zeros((2, 3)), np.zeros(2, int), label_smoothing=-0.1), "label_smoothing must be in"),
+    (lambda: F.cross_entropy(np.zeros((2, 3)), np.full((2, 4), 0.25)), r"target shape \(2, 4\) must equal input"),
 ])
 def test_bad_options_are_refused(call, match):
     with pytest.raises(ValueError, match=match):

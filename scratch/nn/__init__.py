@@ -5,9 +5,10 @@ from scratch.nn.container import Sequential
 from scratch.nn.linear import Linear
 from scratch.nn.loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from scratch.nn.module import Module
+from scratch.nn.normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, LayerNorm
 from scratch.nn.parameter import Parameter
 
 __all__ = [
-    "BCEWithLogitsLoss", "CrossEntropyLoss", "Linear", "LogSoftmax", "MSELoss", "Module", "Parameter",
+    "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "BCEWithLogitsLoss", "CrossEntropyLoss", "LayerNorm", "Linear", "LogSoftmax", "MSELoss", "Module", "Parameter",
     "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh", "functional", "init",
 ]

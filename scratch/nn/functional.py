@@ -112,6 +112,67 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None):
     return e / e.sum(axis=dim, keepdims=True)
 
 
+# --- normalisation
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    """Normalise each channel.   input (N, C, *) · running_mean, running_var (C,) or None · weight, bias (C,)
+
+    training (or no running statistics): the batch's mean and biased variance per channel, and the
+    running ones, if given, move towards them in place: r <- momentum * batch + (1 - momentum) * r,
+    with the unbiased variance (torch's update, in its order of operations). Otherwise the running ones.
+    """
+    _validate.array("batch_norm", "input", input)
+    if input.ndim < 2:
+        raise ValueError(f"batch_norm expects input of shape (N, C, *), got {tuple(input.shape)}")
+    use_batch = training or running_mean is None
+    return _batch_norm(input, running_mean, running_var, weight, bias, use_batch, momentum if training else 0.0, eps)[0]
+
+
+def _batch_norm(input, running_mean, running_var, weight, bias, use_batch, factor, eps):
+    """(y, x_hat, inv_std): the output and what the backward needs; the running statistics move by `factor`."""
+    xp = array_module(input)
+    axes = (0,) + tuple(range(2, input.ndim))  # every axis but the channels'
+    per_channel = (1, -1) + (1,) * (input.ndim - 2)
+    if use_batch:
+        mean = input.mean(axis=axes, keepdims=True)
+        centred = input - mean
+        var = (centred * centred).mean(axis=axes, keepdims=True)  # two-pass: the noise on a large offset survives
+        if running_mean is not None and factor:
+            m = input.size // input.shape[1]
+            running_mean[...] = factor * mean.reshape(-1) + (1 - factor) * running_mean
+            running_var[...] = factor * (var.reshape(-1) * (m / (m - 1))) + (1 - factor) * running_var  # unbiased
+    else:
+        centred = input - running_mean.reshape(per_channel)
+        var = running_var.reshape(per_channel)
+    inv_std = 1 / xp.sqrt(var + eps)
+    x_hat = centred * inv_std
+    y = x_hat * weight.reshape(per_channel) if weight is not None else x_hat
+    return (y + bias.reshape(per_channel) if bias is not None else y), x_hat, inv_std
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalise each sample over its last len(normalized_shape) dimensions.   input (*, *normalized_shape)"""
+    _validate.array("layer_norm", "input", input)
+    normalized_shape = tuple(normalized_shape) if not isinstance(normalized_shape, int) else (normalized_shape,)
+    if tuple(input.shape[input.ndim - len(normalized_shape):]) != normalized_shape or input.ndim < len(normalized_shape):
+        raise ValueError(f"Given normalized_shape={list(normalized_shape)}, expected input with shape "
+                         f"[*, {', '.join(map(str, normalized_shape))}], but got input of size {tuple(input.shape)}")
+    return _layer_norm(input, normalized_shape, weight, bias, eps)[0]
+
+
+def _layer_norm(input, normalized_shape, weight, bias, eps):
+    """(y, x_hat, inv_std): the output and what the backward needs."""
+    xp = array_module(input)
+    axes = tuple(range(input.ndim - len(normalized_shape), input.ndim))
+    mean = input.mean(axis=axes, keepdims=True)
+    centred = input - mean
+    inv_std = 1 / xp.sqrt((centred * centred).mean(axis=axes, keepdims=True) + eps)
+    x_hat = centred * inv_std
+    y = x_hat * weight if weight is not None else x_hat
+    return (y + bias if bias is not None else y), x_hat, inv_std
+
+
 # --- losses
 
 

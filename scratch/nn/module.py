@@ -36,7 +36,11 @@ class Module:
     def __setattr__(self, name, value):
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"call super().__init__() in {type(self).__name__}.__init__ before setting attributes")
-        registered = name in self._parameters or name in self._buffers or name in self._modules
+        if name in self._buffers and not isinstance(value, (Parameter, Module)):
+            self._buffers[name] = value  # a new value for a buffer (`self.num_batches_tracked += 1`) stays one
+            object.__setattr__(self, name, value)
+            return
+        registered = name in self._parameters or name in self._modules
         if not registered and not isinstance(value, (Parameter, Module)):
             object.__setattr__(self, name, value)  # a plain attribute (a forward's cache): no bookkeeping
             return
@@ -180,6 +184,8 @@ class Module:
         current = {key: module._parameters[name].data if name in module._parameters else module._buffers[name]
                    for key, (module, name) in targets.items()}
         given = {key: _as_array(key, state_dict[key], array_module(current[key])) for key in current if key in state_dict}
+        for key, value in given.items():
+            _check_castable(key, value, current[key])
         missing, unexpected = _validate.state_dict_fits(
             type(self).__name__, {k: v.shape for k, v in current.items()},
             {k: given[k].shape if k in given else None for k in state_dict}, strict)
@@ -216,3 +222,10 @@ def _as_array(key, value, xp):
     if kind not in "fiub":
         raise TypeError(f"state_dict[{key!r}] must hold real numbers, got dtype {array.dtype}")
     return array
+
+
+def _check_castable(key, value, current):
+    """Values are cast to the module's dtype, as torch casts; a count (an integer buffer such as
+    num_batches_tracked) must then receive whole numbers, not have them truncated without a word."""
+    if np.dtype(current.dtype).kind in "iu" and np.dtype(value.dtype).kind == "f" and not bool((value == value.round()).all()):
+        raise TypeError(f"state_dict[{key!r}] must hold integers (the buffer is {current.dtype}), got {value!r}")

@@ -1,0 +1,197 @@
+"""Normalisation: BatchNorm1d, BatchNorm2d, BatchNorm3d and LayerNorm. Twins of torch.nn's.
+
+Both normalise x to zero mean and unit variance over some axes, then scale and shift:
+
+    x_hat = (x - mean) / sqrt(var + eps),    y = weight * x_hat + bias
+
+BatchNorm takes mean and var over the batch and every spatial position, one pair per channel
+(axis 1), and keeps running averages of them for evaluation; LayerNorm takes them over each
+sample's last dimensions. The variance that normalises is the biased one (divided by m, the
+number of values averaged); the running variance is updated with the unbiased one (by m - 1), as
+torch does. Both are two-pass (the mean first, then the mean of squared deviations), so an input
+of 1e6 plus small noise keeps its noise.
+
+The backward, for the axes a statistic was taken over (m values), with g_hat = dL/dx_hat = g * weight:
+
+    dL/dx = (g_hat - mean(g_hat) - x_hat * mean(g_hat * x_hat)) / sqrt(var + eps)
+
+The two subtracted means are the gradient's paths through the mean and through the variance
+(derivation below, in _BatchNorm.backward). In eval mode, with the running statistics, mean and var
+are constants and y is an affine map of x: dL/dx = g_hat / sqrt(running_var + eps).
+"""
+import numbers
+
+import numpy as np
+
+from scratch import _validate
+from scratch.nn import functional as F
+from scratch.nn.module import Module
+from scratch.nn.parameter import Parameter, accumulate_grad
+
+
+class _BatchNorm(Module):
+    """One implementation for the three: they differ only in the input ranks they take."""
+
+    _ranks = ()  # the input ranks torch accepts for the class
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, *,
+                 bias=True, dtype=np.float32):
+        super().__init__()
+        self.num_features = _validate.integer("num_features", num_features, low=1)
+        self.eps = _validate.real_number("eps", eps, low=0.0, low_open=True)
+        self.momentum = None if momentum is None else _validate.real_number("momentum", momentum, low=0.0, high=1.0)
+        self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
+        dtype = _validate.float_dtype(dtype)
+        self.dtype = dtype
+        self.weight = Parameter(np.ones(num_features, dtype=dtype)) if self.affine else None  # gamma, torch's init
+        self.bias = Parameter(np.zeros(num_features, dtype=dtype)) if self.affine and bias else None  # beta
+        if self.track_running_stats:
+            self.register_buffer("running_mean", np.zeros(num_features, dtype=dtype))
+            self.register_buffer("running_var", np.ones(num_features, dtype=dtype))
+            self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))
+        else:
+            self.running_mean = self.running_var = self.num_batches_tracked = None
+
+    def reset_running_stats(self):
+        if self.track_running_stats:
+            self.running_mean[...] = 0
+            self.running_var[...] = 1
+            self.num_batches_tracked[...] = 0
+
+    def forward(self, input):
+        """input (N, C, *) -> (N, C, *), normalised per channel C"""
+        self._check_input(input)
+        factor = 0.0  # how far this batch moves the running averages (torch's exponential_average_factor)
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked += 1
+            factor = 1.0 / int(self.num_batches_tracked) if self.momentum is None else self.momentum  # None: the plain mean
+        batch_stats = self.training or not self.track_running_stats  # eval without running stats: the batch's
+        y, x_hat, inv_std = F._batch_norm(input, self.running_mean, self.running_var, _data(self.weight),
+                                          _data(self.bias), batch_stats, factor, self.eps)
+        self.save_for_backward(x_hat, inv_std, batch_stats)
+        return y
+
+    def backward(self, grad_output, *, input_grad=True):
+        """grad_output (N, C, *) -> grad_input (N, C, *); adds dL/dweight (C,) and dL/dbias (C,) into .grad"""
+        x_hat, inv_std, batch_stats = self.saved_tensors
+        g = self.grad_like(grad_output, x_hat.shape, x_hat.dtype)
+        axes = _channel_axes(x_hat.ndim)  # every axis but the channels'
+        if self.weight is not None:
+            # y = weight * x_hat + bias  =>  dL/dweight = sum g x_hat,  dL/dbias = sum g   (over axes) -> (C,)
+            accumulate_grad(self.weight, (g * x_hat).sum(axis=axes))
+        if self.bias is not None:
+            accumulate_grad(self.bias, g.sum(axis=axes))
+        if not input_grad:
+            return None
+        g_hat = g * _per_channel(self.weight.data, x_hat.ndim) if self.weight is not None else g  # dL/dx_hat
+        if not batch_stats:  # running statistics are constants: x_hat = (x - mean) * inv_std is affine in x
+            return g_hat * inv_std
+        # x_hat = (x - mu) s, s = (var + eps)^-1/2, with mu = mean(x), var = mean((x - mu)^2) over m values:
+        #   dx_hat_j/dx_i = s (delta_ij - 1/m) - x_hat_j x_hat_i s / m
+        # (the first term through x and mu, the second through var), so summing g_hat_j over j:
+        #   dL/dx_i = s (g_hat_i - mean(g_hat) - x_hat_i mean(g_hat x_hat))
+        return inv_std * (g_hat - g_hat.mean(axis=axes, keepdims=True)
+                          - x_hat * (g_hat * x_hat).mean(axis=axes, keepdims=True))
+
+    def _check_input(self, input):
+        """torch's rank check in torch's words, then the channels, the dtype, and training's need for two values."""
+        name = type(self).__name__
+        _validate.array(name, "input", input)
+        if input.ndim not in self._ranks:
+            ranks = " or ".join(f"{r}D" for r in self._ranks)
+            raise ValueError(f"{name}: expected {ranks} input (got {input.ndim}D input)")
+        if input.shape[1] != self.num_features:
+            raise ValueError(f"{name} expected input with {self.num_features} channels (num_features) at dim 1, "
+                             f"got shape {tuple(input.shape)}")
+        if input.dtype != self.dtype:
+            raise TypeError(f"{name} expected input of dtype {self.dtype} (its own), got {input.dtype}: pass "
+                            f"input.astype(np.{self.dtype}), or build it with dtype=np.{input.dtype}")
+        if self.training and input.size // input.shape[1] == 1:  # a variance of one value is 0/0 for the unbiased one
+            raise ValueError(f"Expected more than 1 value per channel when training, got input size {tuple(input.shape)}")
+
+    def extra_repr(self):
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    """input (N, C) or (N, C, L) -> the same shape, normalised per channel over N (and L)"""
+
+    _ranks = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """input (N, C, H, W) -> the same shape, normalised per channel over N, H, W"""
+
+    _ranks = (4,)
+
+
+class BatchNorm3d(_BatchNorm):
+    """input (N, C, D, H, W) -> the same shape, normalised per channel over N, D, H, W"""
+
+    _ranks = (5,)
+
+
+class LayerNorm(Module):
+    """input (*, *normalized_shape) -> the same shape, normalised per sample over the last dimensions.
+
+    weight, bias: normalized_shape (ones and zeros, torch's init); bias=False leaves the shift out.
+    """
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, *, dtype=np.float32):
+        super().__init__()
+        if isinstance(normalized_shape, numbers.Integral):
+            normalized_shape = (normalized_shape,)
+        self.normalized_shape = tuple(_validate.integer("normalized_shape", n, low=1) for n in normalized_shape)
+        if not self.normalized_shape:
+            raise ValueError("normalized_shape must name at least one dimension, got ()")
+        self.eps = _validate.real_number("eps", eps, low=0.0, low_open=True)
+        self.elementwise_affine = bool(elementwise_affine)
+        self.dtype = _validate.float_dtype(dtype)
+        if self.elementwise_affine:
+            self.weight = Parameter(np.ones(self.normalized_shape, dtype=self.dtype))
+            self.bias = Parameter(np.zeros(self.normalized_shape, dtype=self.dtype)) if bias else None
+        else:
+            self.weight = self.bias = None
+
+    def forward(self, input):
+        """input (*, *normalized_shape) -> the same shape"""
+        _validate.layer_input("LayerNorm", input, self.normalized_shape, self.dtype)
+        y, x_hat, inv_std = F._layer_norm(input, self.normalized_shape, _data(self.weight), _data(self.bias), self.eps)
+        self.save_for_backward(x_hat, inv_std)
+        return y
+
+    def backward(self, grad_output, *, input_grad=True):
+        """grad_output (*, *normalized_shape) -> grad_input, the same shape; adds dL/dweight, dL/dbias (normalized_shape)"""
+        x_hat, inv_std = self.saved_tensors
+        g = self.grad_like(grad_output, x_hat.shape, x_hat.dtype)
+        k = len(self.normalized_shape)
+        batch_axes, norm_axes = tuple(range(x_hat.ndim - k)), tuple(range(x_hat.ndim - k, x_hat.ndim))
+        if self.weight is not None:
+            # y = weight * x_hat + bias  =>  dL/dweight = sum over the batch of g x_hat,  dL/dbias = sum g
+            accumulate_grad(self.weight, (g * x_hat).sum(axis=batch_axes))
+        if self.bias is not None:
+            accumulate_grad(self.bias, g.sum(axis=batch_axes))
+        if not input_grad:
+            return None
+        g_hat = g * self.weight.data if self.weight is not None else g  # dL/dx_hat
+        # the same derivation as batch norm's, over each sample's normalised axes (see the module docstring)
+        return inv_std * (g_hat - g_hat.mean(axis=norm_axes, keepdims=True)
+                          - x_hat * (g_hat * x_hat).mean(axis=norm_axes, keepdims=True))
+
+    def extra_repr(self):
+        return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+                f"bias={self.bias is not None}")
+
+
+def _data(p):
+    return None if p is None else p.data
+
+
+def _channel_axes(ndim):
+    return (0,) + tuple(range(2, ndim))
+
+
+def _per_channel(a, ndim):
+    """(C,) -> (1, C, 1, ...): broadcasts along the channel axis of an (N, C, *) array."""
+    return a.reshape((1, -1) + (1,) * (ndim - 2))
