@@ -30,9 +30,9 @@ UNSUPPORTED = "Unsupported type <class 'numpy.ndarray'>"
 
 # the module's functions and names that the scratch code and the benchmarks use; every one is in CuPy
 NAMES = frozenset({
-    "abs", "arange", "divide", "exp", "float32", "float64", "full", "int64", "isfinite", "log",
-    "log1p", "matmul", "maximum", "nan", "ndim", "ones", "ones_like", "shape", "sqrt", "stack",
-    "tanh", "where", "zeros", "zeros_like",
+    "abs", "arange", "ascontiguousarray", "broadcast_to", "concatenate", "divide", "exp", "flip", "float32",
+    "float64", "full", "int64", "isfinite", "log", "log1p", "matmul", "maximum", "moveaxis", "nan", "ndim", "ones",
+    "ones_like", "pad", "shape", "sqrt", "stack", "tanh", "tensordot", "where", "zeros", "zeros_like",
 })
 
 
@@ -81,7 +81,7 @@ def _call(function, args, kwargs):
 class ndarray(NDArrayOperatorsMixin):
     """A device array: NumPy storage that NumPy may not see."""
 
-    _METHODS = frozenset({"all", "any", "astype", "copy", "item", "max", "mean", "min", "ravel", "reshape",
+    _METHODS = frozenset({"all", "any", "argmax", "astype", "copy", "item", "max", "mean", "min", "ravel", "reshape",
                           "sum", "transpose"})
 
     def __init__(self, storage):
@@ -118,6 +118,7 @@ class ndarray(NDArrayOperatorsMixin):
     dtype = property(lambda self: self._a.dtype)
     ndim = property(lambda self: self._a.ndim)
     size = property(lambda self: self._a.size)
+    strides = property(lambda self: self._a.strides)  # bytes, as CuPy's
     T = property(lambda self: ndarray(self._a.T))
 
     def __getitem__(self, key):
@@ -164,6 +165,20 @@ def asnumpy(a):
 
 def get_array_module(*arrays):
     return sys.modules[__name__] if any(isinstance(a, ndarray) for a in arrays) else np
+
+
+class _StrideTricks:
+    """cupy.lib.stride_tricks: as_strided makes a view of the device memory, as CuPy's does."""
+
+    @staticmethod
+    def as_strided(x, shape=None, strides=None):
+        if not isinstance(x, ndarray):
+            raise TypeError(UNSUPPORTED)
+        return ndarray(np.lib.stride_tricks.as_strided(x._a, shape, strides))
+
+
+class lib:  # noqa: N801  (cupy.lib, as CuPy spells it)
+    stride_tricks = _StrideTricks
 
 
 def __getattr__(name):

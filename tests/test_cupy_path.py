@@ -25,6 +25,7 @@ import scratch.two_layer as s2
 from scratch._backend import array_module
 from tests import cupy_standin
 from tests.test_losses import bce_case, cross_entropy_case
+from tests.test_conv import conv_case, pool_case
 from tests.test_normalization import batch_norm_case
 from tests.test_perceptron import dyadic_problems
 
@@ -59,7 +60,7 @@ def assert_device_equal(device, host, what=""):
 
 def test_the_standin_refuses_what_cupy_refuses(cupy):
     x = cupy.asarray(np.arange(3.0))
-    for convert in (np.asarray, np.array, lambda a: np.exp(np.array(a)), lambda a: np.concatenate([a])):
+    for convert in (np.asarray, np.array, lambda a: np.exp(np.array(a)), lambda a: np.cumsum(a)):
         with pytest.raises(TypeError, match="Implicit conversion|no implementation"):
             convert(x)
     for mix in (lambda: x + np.ones(3), lambda: np.ones(3) * x, lambda: cupy.exp(np.ones(3)),
@@ -68,6 +69,8 @@ def test_the_standin_refuses_what_cupy_refuses(cupy):
             mix()
     with pytest.raises(AttributeError, match="no 'einsum'"):
         cupy.einsum  # noqa: B018  (a name the scratch code does not use, so not vetted against CuPy)
+    with pytest.raises(TypeError, match="Unsupported type"):
+        cupy.lib.stride_tricks.as_strided(np.ones(3), (2,), (8,))
     assert array_module(x) is cupy and array_module(np.ones(1)) is np
     assert isinstance(x.sum(), cupy.ndarray) and x.sum().shape == ()  # 0-d, as CuPy's reductions
     assert isinstance(x[np.array([2, 0])], cupy.ndarray)  # host index arrays are fine, as in CuPy
@@ -80,9 +83,10 @@ def test_the_standin_refuses_what_cupy_refuses(cupy):
 @pytest.mark.skipif(importlib.util.find_spec("cupy") is None, reason="CuPy is not installed")
 def test_every_name_the_standin_allows_is_in_the_real_cupy():
     # in a fresh interpreter, where `cupy` is the real one; importing it needs no GPU, and nothing runs
-    names = sorted(cupy_standin.NAMES | {"asarray", "asnumpy", "get_array_module", "ndarray"})
-    methods = sorted(cupy_standin.ndarray._METHODS | {"get", "T"})
-    check = (f"import cupy; print([n for n in {names!r} if not hasattr(cupy, n)], "
+    names = sorted(cupy_standin.NAMES | {"asarray", "asnumpy", "get_array_module", "ndarray", "lib.stride_tricks.as_strided"})
+    methods = sorted(cupy_standin.ndarray._METHODS | {"get", "T", "strides"})
+    check = (f"import cupy, functools; has = lambda n: functools.reduce(lambda o, a: getattr(o, a, None), n.split('.'), cupy); "
+             f"print([n for n in {names!r} if has(n) is None], "
              f"[m for m in {methods!r} if not hasattr(cupy.ndarray, m)])")
     run = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
@@ -148,6 +152,39 @@ def test_normalisation_runs_on_the_device_as_on_numpy(cupy, dtype, data):
             assert_device_equal(dict(device.named_parameters())[n].grad, p.grad, n)
         for n, b in host.named_buffers():
             assert_device_equal(dict(device.named_buffers())[n], b, n)
+
+
+@DTYPES
+@FEWER
+@given(data=st.data())
+def test_convolution_and_pooling_run_on_the_device_as_on_numpy(cupy, dtype, data):
+    n, c_in, c_out, kernel, options, shape = data.draw(conv_case())
+    layers = [snn.Conv1d, snn.Conv2d, snn.Conv3d][n - 1](c_in, c_out, kernel, **options, dtype=dtype,
+                                                           generator=np.random.default_rng(0))
+    pool = data.draw(st.sampled_from(["max", "avg", "none"]), label="then a pooling")
+    module = layers if pool == "none" else snn.Sequential(layers, getattr(snn, f"{pool.capitalize()}Pool{n}d")(1, ceil_mode=True))
+    x = data.draw(hnp.arrays(dtype, shape, elements=st.floats(-3, 3, width=32)), label="x")
+    g = data.draw(hnp.arrays(dtype, module(x).shape, elements=st.floats(-3, 3, width=32)), label="grad_output")
+    (out, grad_x, grads), (d_out, d_grad_x, d_grads) = module_runs(module, x, g, cupy)
+    assert_device_equal(d_out, out, "output")
+    assert_device_equal(d_grad_x, grad_x, "input gradient")
+    for name in grads:
+        assert_device_equal(d_grads[name], grads[name], name)
+
+
+@DTYPES
+@FEWER
+@given(data=st.data())
+def test_pooling_with_every_option_runs_on_the_device_as_on_numpy(cupy, dtype, data):
+    kind = data.draw(st.sampled_from(["max", "avg"]))
+    n, kernel, options, shape = data.draw(pool_case(kind))
+    module = getattr(snn, f"{kind.capitalize()}Pool{n}d")(kernel, **options)
+    x = data.draw(hnp.arrays(dtype, shape, elements=st.floats(-3, 3, width=32)), label="x")
+    g = data.draw(hnp.arrays(dtype, module(x).shape, elements=st.floats(-3, 3, width=32)), label="grad_output")
+    host = module(x), module.backward(g)
+    device = module(cupy.asarray(x)), module.backward(cupy.asarray(g))
+    assert_device_equal(device[0], host[0], "output")
+    assert_device_equal(device[1], host[1], "input gradient")
 
 
 def run_loss(criterion, x, target, grad_output):

@@ -2,13 +2,16 @@
 from scratch.nn import functional, init
 from scratch.nn.activation import LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from scratch.nn.container import Sequential
+from scratch.nn.conv import Conv1d, Conv2d, Conv3d
 from scratch.nn.linear import Linear
 from scratch.nn.loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from scratch.nn.module import Module
 from scratch.nn.normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, LayerNorm
 from scratch.nn.parameter import Parameter
+from scratch.nn.pooling import AvgPool1d, AvgPool2d, AvgPool3d, Flatten, MaxPool1d, MaxPool2d, MaxPool3d
 
 __all__ = [
-    "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "BCEWithLogitsLoss", "CrossEntropyLoss", "LayerNorm", "Linear", "LogSoftmax", "MSELoss", "Module", "Parameter",
-    "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh", "functional", "init",
+    "AvgPool1d", "AvgPool2d", "AvgPool3d", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "BCEWithLogitsLoss", "Conv1d",
+    "Conv2d", "Conv3d", "CrossEntropyLoss", "Flatten", "LayerNorm", "Linear", "LogSoftmax", "MaxPool1d", "MaxPool2d",
+    "MaxPool3d", "MSELoss", "Module", "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh", "functional", "init",
 ]

@@ -326,3 +326,11 @@ def _weighted_target(input, target, weight, ignore_index, label_smoothing):
         weighted_target = weighted_target + (label_smoothing / C) * w_c * _class_axis(keep, class_dim)
     denominator = w_y.sum()  # sum of w[y_n] over the positions kept
     return weighted_target.astype(input.dtype, copy=False), denominator
+
+
+# --- convolution and pooling: their forwards live beside their backwards (conv.py, pooling.py)
+
+from scratch.nn.conv import conv1d, conv2d, conv3d  # noqa: E402
+from scratch.nn.pooling import (  # noqa: E402
+    avg_pool1d, avg_pool2d, avg_pool3d, max_pool1d, max_pool2d, max_pool3d,
+)
