@@ -167,11 +167,13 @@ def test_the_functional_forms_match_torch(dtype, data):
     out = F.batch_norm(x, rm, rv, w, b, training=training, momentum=0.3, eps=options["eps"])
     expected = torch.nn.functional.batch_norm(torch.from_numpy(x), trm, trv, torch.from_numpy(w), torch.from_numpy(b),
                                               training=training, momentum=0.3, eps=options["eps"])
-    assert_close(out, expected, dtype)
+    axes = (0,) + tuple(range(2, x.ndim))
+    assert_close(out, expected, dtype, scale=float32_scale(dtype, x, axes, options["eps"], None if training else var))
     assert_close(rm, trm, dtype), assert_close(rv, trv, dtype)
     shape_ln = shape[-1:]
     assert_close(F.layer_norm(x, shape_ln, eps=options["eps"]),
-                 torch.nn.functional.layer_norm(torch.from_numpy(x), shape_ln, eps=options["eps"]), dtype)
+                 torch.nn.functional.layer_norm(torch.from_numpy(x), shape_ln, eps=options["eps"]), dtype,
+                 scale=float32_scale(dtype, x, (x.ndim - 1,), options["eps"]))
 
 
 # --- finite differences
