@@ -324,8 +324,116 @@ def normalization_cases(impls, quick):
                 yield Case(f"{name} forward + backward", size, label, impl, fn, size_unit="elements")
 
 
+# --- convolution: a LeNet layer, a ResNet layer, a 3-d layer; forward, and forward + backward
+
+CONV_SIZES = {  # name: (N, C_in, spatial, C_out, kernel, padding)
+    "LeNet conv": (64, 1, (28, 28), 6, 5, 0),
+    "ResNet conv": (8, 64, (56, 56), 64, 3, 1),
+    "3-d conv": (2, 8, (16, 16, 16), 16, 3, 1),
+}
+CONV_FORWARD, CONV_STEP, CONV_GEMMS = report.CONV_FORWARD, report.CONV_STEP, report.CONV_GEMMS
+CONV_IM2COL, CONV_SCATTER = report.CONV_IM2COL, report.CONV_SCATTER
+
+
+def conv_flops(N, c_in, spatial, c_out, kernel, padding):
+    """2 N C_out prod(out) C_in prod(K): the forward's multiply-adds, twice; its output is the input's size
+    less kernel - 1 - 2 padding along each axis (stride 1)."""
+    out = [s + 2 * padding - kernel + 1 for s in spatial]
+    return 2 * N * c_out * int(np.prod(out)) * c_in * kernel ** len(spatial)
+
+
+def conv_cases(impls, quick):
+    """Each size's forward (FLOPs: the one product) and forward + backward (three products of that size:
+    the output, dL/dweight, dL/dinput), the input's gradient computed, as for a layer inside a network."""
+    impls = [i for i in impls if i != "torch-cuda-graph"]
+    for label, (N, c_in, spatial, c_out, kernel, padding) in CONV_SIZES.items():
+        n = len(spatial)
+        size_label = f"{label} {N}x{c_in}x{'x'.join(map(str, spatial))}, {c_out} of {'x'.join([str(kernel)] * n)}"
+        flops = conv_flops(N, c_in, spatial, c_out, kernel, padding)
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((N, c_in) + spatial).astype(np.float32)
+        for impl in impls:
+            if impl.startswith("scratch"):
+                xp = array_module_of(impl)
+                m = getattr(scratch.nn, f"Conv{n}d")(c_in, c_out, kernel, padding=padding, generator=rng)
+                m.to("cuda" if impl == "scratch-cupy" else "cpu")
+                xd = xp.asarray(x)
+                g = xp.ones(m(xd).shape, dtype=np.float32)
+                forward = lambda m=m, xd=xd: m(xd)  # noqa: E731
+
+                def step(m=m, xd=xd, g=g):
+                    m(xd)
+                    m.backward(g)
+            else:
+                device = torch_device(impl)
+                m = getattr(torch.nn, f"Conv{n}d")(c_in, c_out, kernel, padding=padding).to(device)
+                xd = torch.from_numpy(x).to(device).requires_grad_(True)
+                g = torch.ones_like(m(xd))
+                forward = lambda m=m, xd=xd: m(xd)  # noqa: E731
+
+                def step(m=m, xd=xd, g=g):
+                    xd.grad = None
+                    m(xd).backward(g)
+            unit = "FLOPs of the forward"
+            yield Case(CONV_FORWARD, flops, size_label, impl, forward, flops=flops, size_unit=unit)
+            yield Case(CONV_STEP, flops, size_label, impl, step, flops=3 * flops, size_unit=unit)
+            yield Case(CONV_GEMMS, flops, size_label, impl, _conv_gemms(impl, N, c_in, spatial, c_out, kernel, padding),
+                       flops=3 * flops, size_unit=unit)
+            if impl.startswith("scratch"):  # where the rest of scratch's time goes: its two data movements
+                copy, scatter = _conv_data_movement(m, xd, g)
+                yield Case(CONV_IM2COL, flops, size_label, impl, copy, size_unit=unit)
+                yield Case(CONV_SCATTER, flops, size_label, impl, scatter, size_unit=unit)
+
+
+def _conv_gemms(impl, N, c_in, spatial, c_out, kernel, padding):
+    """The three matrix products of a convolution's forward and backward, bare: columns @ W,
+    columns^T @ g (dL/dW) and g @ W^T (dL/dcolumns), with columns (N * prod out, prod K * C_in)."""
+    rows = N * int(np.prod([s + 2 * padding - kernel + 1 for s in spatial]))
+    depth = c_in * kernel ** len(spatial)
+    rng = np.random.default_rng(0)
+    shapes = dict(columns=(rows, depth), W=(depth, c_out), g=(rows, c_out))
+    if impl.startswith("scratch"):
+        xp = array_module_of(impl)
+        a = {k: xp.asarray(rng.standard_normal(v).astype(np.float32)) for k, v in shapes.items()}
+    else:
+        a = {k: torch.from_numpy(rng.standard_normal(v).astype(np.float32)).to(torch_device(impl)) for k, v in shapes.items()}
+
+    def gemms(a=a):
+        a["columns"] @ a["W"]  # out = columns W
+        a["columns"].T @ a["g"]  # dL/dW = columns^T g
+        a["g"] @ a["W"].T  # dL/dcolumns = g W^T
+
+    return gemms
+
+
+def _conv_data_movement(module, x, g):
+    """(the forward's window copy, the backward's scatter) of a scratch Conv, each alone: with the three
+    GEMMs, most of what its forward + backward does."""
+    from scratch.nn import _sliding
+
+    xp = array_module_of("scratch-cupy" if type(x).__module__.startswith("cupy") else "scratch-numpy")
+    n, kernel = module.n, module.kernel_size
+    padded = xp.ascontiguousarray(xp.moveaxis(_sliding.pad(x, module._pads, "zeros"), 1, -1))
+    win = _sliding.windows(padded, kernel, module.stride, module.dilation, axis=1)
+    rows = int(np.prod(win.shape[:1 + n]))
+
+    def copy():
+        win.reshape(rows, -1)  # im2col: every window into a row
+
+    out = win.shape[1:1 + n]
+    block = xp.ones((x.shape[0],) + out + (x.shape[1],), dtype=np.float32)  # one offset's g W^T, channels last
+
+    def scatter():  # the slice-adds alone (their products are among the GEMMs)
+        grad = xp.zeros(padded.shape, dtype=np.float32)
+        for offset in _sliding.offsets(kernel):
+            grad[(slice(None),) + _sliding.read_by(offset, out, module.stride, module.dilation)] += block
+
+    return copy, scatter
+
+
 BUILDERS = {"gradient_descent": gradient_descent_cases, "sgd": sgd_cases, "adam": adam_cases,
-            "perceptron": perceptron_cases, "two_layer": two_layer_cases, "normalization": normalization_cases}
+            "perceptron": perceptron_cases, "two_layer": two_layer_cases, "normalization": normalization_cases,
+            "conv": conv_cases}
 
 
 def all_cases(impls, quick, only=None):

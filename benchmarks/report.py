@@ -14,6 +14,10 @@ FORWARD_MODEL, BACKWARD_MODEL = "two-layer forward", "two-layer backward"
 LOSS_MODEL = "two-layer step: the loss alone (forward + backward)"
 OPTIMIZER_MODEL = "two-layer step: its optimizer step alone"
 NORM_MODELS = ("BatchNorm2d forward + backward", "LayerNorm forward + backward")
+CONV_FORWARD, CONV_STEP = "conv forward", "conv forward + backward"
+CONV_GEMMS = "conv forward + backward: its 3 GEMMs alone"
+CONV_IM2COL = "conv forward + backward: scratch's window copy (im2col) alone"
+CONV_SCATTER = "conv forward + backward: scratch's scatter (transposed conv) alone"
 PAIRS = [("scratch-numpy", "torch-cpu"), ("scratch-cupy", "torch-cuda")]
 GPU = ("scratch-cupy", "torch-cuda", "torch-cuda-graph")
 
@@ -156,6 +160,7 @@ def targets(rows):
         out.append("- Normalisation forward + backward <= 1.5x torch CPU: " +
                    ("**met**" if all(r <= 1.5 for *_, r in norms) else "**missed**") + " — " +
                    ", ".join(f"{model.split()[0]} at {label} {r:.2f}x" for model, label, r in norms) + ".")
+    out += conv_targets(grouped)
     gpu = [c for _, c in sorted(steps.items()) if "scratch-cupy" in c and "torch-cuda" in c]
     if gpu:
         # judged at the largest size measured (the target's "large"); every size's ratio is listed
@@ -169,6 +174,38 @@ def targets(rows):
                     "of its eager time there, the launch overhead's share" if graph else "") + ".")
     else:
         out.append("- Scratch on CuPy <= 1.1x torch CUDA eager at large sizes: **not measured** — no GPU in this run")
+    return out
+
+
+def conv_targets(grouped):
+    """Conv forward + backward <= 1.5x torch CPU at each size; its GEMMs >= 0.6 of the peak at the ResNet
+    size; and where scratch's time goes at each size, measured part by part."""
+    steps, gemms = grouped.get(CONV_STEP, {}), grouped.get(CONV_GEMMS, {})
+    pairs = [c for _, c in sorted(steps.items()) if "scratch-numpy" in c and "torch-cpu" in c]
+    if not pairs:
+        return []
+    ratios = [(c["scratch-numpy"]["size_label"], c["scratch-numpy"]["median_s"] / c["torch-cpu"]["median_s"]) for c in pairs]
+    out = ["- Scratch conv forward + backward <= 1.5x torch CPU at each size: " +
+           ("**met**" if all(r <= 1.5 for _, r in ratios) else "**missed**") + " — " +
+           ", ".join(f"{label.split(' ')[0]} {r:.2f}x" for label, r in ratios) + "."]
+    peak = peaks([r for sizes in grouped.values() for cells in sizes.values() for r in cells.values()]).get("cpu")
+    resnet = [c["scratch-numpy"] for c in gemms.values() if "scratch-numpy" in c and c["scratch-numpy"]["size_label"].startswith("ResNet")]
+    if resnet and peak:
+        fraction = resnet[0]["flop_per_s"] / peak
+        out.append(f"- Scratch conv's matrix products >= 0.6 of the GEMM peak at the ResNet size: "
+                   f"{'**met**' if fraction >= 0.6 else '**missed**'} — {fraction:.2f} ({resnet[0]['flop_per_s'] / 1e9:.0f} "
+                   f"of {peak / 1e9:.0f} GFLOP/s).")
+    where = []
+    for size, c in sorted(steps.items()):
+        parts = [grouped.get(model, {}).get(size, {}).get("scratch-numpy") for model in (CONV_GEMMS, CONV_IM2COL, CONV_SCATTER)]
+        if "scratch-numpy" in c and all(parts):
+            total = c["scratch-numpy"]["median_s"]
+            gemm, copy, scatter = (p["median_s"] for p in parts)
+            where.append(f"{c['scratch-numpy']['size_label'].split(' ')[0]} {_fmt_time(total)}: GEMMs {_fmt_time(gemm)}, "
+                         f"window copy {_fmt_time(copy)}, scatter {_fmt_time(scatter)}, the rest (layout copies, padding, "
+                         f"bias) {_fmt_time(max(total - gemm - copy - scatter, 0))}")
+    if where:
+        out.append("  Where scratch's forward + backward goes, each part timed alone: " + "; ".join(where) + ".")
     return out
 
 

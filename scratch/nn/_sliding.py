@@ -23,25 +23,39 @@ def output_size(size, kernel, stride, dilation):
     return (size - dilation * (kernel - 1) - 1) // stride + 1
 
 
-def windows(x, kernel, stride, dilation):
-    """x (..., *spatial) -> view (..., *out, *kernel), out[d] = output_size(spatial[d], ...)."""
+def windows(x, kernel, stride, dilation, axis=None):
+    """x (..., *spatial, *rest) -> view (..., *out, *kernel, *rest); the n spatial axes start at `axis`
+    (default: the last n). out[d] = output_size(spatial[d], ...)."""
     n = len(kernel)
-    out = tuple(output_size(s, k, st, d) for s, k, st, d in zip(x.shape[-n:], kernel, stride, dilation))
-    step = x.strides[-n:]
-    strides = x.strides[:-n] + tuple(s * st for s, st in zip(step, stride)) + tuple(s * d for s, d in zip(step, dilation))
-    return array_module(x).lib.stride_tricks.as_strided(x, x.shape[:-n] + out + tuple(kernel), strides)
+    axis = x.ndim - n if axis is None else axis
+    spatial, step = x.shape[axis:axis + n], x.strides[axis:axis + n]
+    out = tuple(output_size(s, k, st, d) for s, k, st, d in zip(spatial, kernel, stride, dilation))
+    shape = x.shape[:axis] + out + tuple(kernel) + x.shape[axis + n:]
+    strides = (x.strides[:axis] + tuple(s * st for s, st in zip(step, stride)) + tuple(s * d for s, d in zip(step, dilation))
+               + x.strides[axis + n:])
+    return array_module(x).lib.stride_tricks.as_strided(x, shape, strides)
 
 
-def add_windows(grad_windows, shape, kernel, stride, dilation):
-    """The adjoint of windows.   grad_windows (..., *out, *kernel) -> (..., *spatial) = `shape`"""
+def add_windows(grad_windows, shape, kernel, stride, dilation, axis=None):
+    """The adjoint of windows.   grad_windows (..., *out, *kernel, *rest) -> `shape` = (..., *spatial, *rest)"""
     n = len(kernel)
-    out = grad_windows.shape[-2 * n:-n]
+    axis = len(shape) - n if axis is None else axis
+    out = grad_windows.shape[axis:axis + n]
+    lead = (slice(None),) * axis
     grad = array_module(grad_windows).zeros(shape, dtype=grad_windows.dtype)
-    for offset in itertools.product(*(range(k) for k in kernel)):
-        # window o read x[o * stride + offset * dilation]: add back there, for every o at once
-        where = tuple(slice(k * d, k * d + st * (o - 1) + 1, st) for k, d, st, o in zip(offset, dilation, stride, out))
-        grad[(Ellipsis,) + where] += grad_windows[(Ellipsis,) + offset]
+    for offset in offsets(kernel):
+        grad[lead + read_by(offset, out, stride, dilation)] += grad_windows[lead + (slice(None),) * n + offset]
     return grad
+
+
+def offsets(kernel):
+    """Every offset within a window, in row-major order: (0, 0), (0, 1), ..."""
+    return itertools.product(*(range(k) for k in kernel))
+
+
+def read_by(offset, out, stride, dilation):
+    """The positions that kernel offset k reads across all windows o: o * stride + k * dilation, as slices."""
+    return tuple(slice(k * d, k * d + st * (o - 1) + 1, st) for k, d, st, o in zip(offset, dilation, stride, out))
 
 
 def pad(x, pads, mode, value=0.0):
