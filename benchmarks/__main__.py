@@ -14,7 +14,7 @@ from pathlib import Path
 
 # the names of benchmarks.cases.BUILDERS, written here so that --help imports neither torch nor NumPy
 # before main() pins their threads (a test keeps the two lists equal)
-BENCHMARKS = ("gradient_descent", "sgd", "adam", "perceptron", "two_layer", "normalization", "conv")
+BENCHMARKS = ("gradient_descent", "sgd", "adam", "perceptron", "two_layer", "normalization", "conv", "recurrent")
 
 
 def parse_args(argv=None):

@@ -431,9 +431,49 @@ def _conv_data_movement(module, x, g):
     return copy, scatter
 
 
+# --- recurrent: LSTM and GRU forward + backward through time
+
+RNN_SIZES = {"small": (32, 16, 64, 128), "medium": (100, 64, 256, 512)}  # (T, batch, input, hidden)
+
+
+def recurrent_cases(impls, quick):
+    """One layer, (T, N, input) in, every step's output given a gradient (as a sequence model's loss
+    does), backward through time, the input's gradient computed."""
+    impls = [i for i in impls if i != "torch-cuda-graph"]
+    for cell in ("LSTM", "GRU"):
+        for label, (T, N, d_in, hidden) in RNN_SIZES.items():
+            gates = 4 if cell == "LSTM" else 3
+            # forward: x W_ih^T, h W_hh^T; backward: dW_ih, dW_hh, dx, and dh for every step but the first
+            # (its h0 is zeros, needing no gradient, as autograd skips it)
+            flops = 2 * N * gates * hidden * (3 * T * d_in + 2 * T * hidden + (T - 1) * hidden)
+            size_label = f"{label}: T={T}, N={N}, {d_in}->{hidden}"
+            rng = np.random.default_rng(0)
+            x = rng.standard_normal((T, N, d_in)).astype(np.float32)
+            for impl in impls:
+                if impl.startswith("scratch"):
+                    xp = array_module_of(impl)
+                    m = getattr(scratch.nn, cell)(d_in, hidden, generator=rng).to("cuda" if impl == "scratch-cupy" else "cpu")
+                    xd, g = xp.asarray(x), xp.ones((T, N, hidden), dtype=np.float32)
+
+                    def step(m=m, xd=xd, g=g):
+                        m(xd)
+                        m.backward((g, None))
+                else:
+                    device = torch_device(impl)
+                    m = getattr(torch.nn, cell)(d_in, hidden).to(device)
+                    xd = torch.from_numpy(x).to(device).requires_grad_(True)
+                    g = torch.ones((T, N, hidden), device=device)
+
+                    def step(m=m, xd=xd, g=g):
+                        xd.grad = None
+                        m(xd)[0].backward(g)
+                yield Case(f"{cell} forward + backward", flops, size_label, impl, step, flops=flops,
+                           size_unit="FLOPs of the matrix products")
+
+
 BUILDERS = {"gradient_descent": gradient_descent_cases, "sgd": sgd_cases, "adam": adam_cases,
             "perceptron": perceptron_cases, "two_layer": two_layer_cases, "normalization": normalization_cases,
-            "conv": conv_cases}
+            "conv": conv_cases, "recurrent": recurrent_cases}
 
 
 def all_cases(impls, quick, only=None):

@@ -14,6 +14,7 @@ FORWARD_MODEL, BACKWARD_MODEL = "two-layer forward", "two-layer backward"
 LOSS_MODEL = "two-layer step: the loss alone (forward + backward)"
 OPTIMIZER_MODEL = "two-layer step: its optimizer step alone"
 NORM_MODELS = ("BatchNorm2d forward + backward", "LayerNorm forward + backward")
+RNN_MODELS = ("LSTM forward + backward", "GRU forward + backward")
 CONV_FORWARD, CONV_STEP = "conv forward", "conv forward + backward"
 CONV_GEMMS = "conv forward + backward: its 3 GEMMs alone"
 CONV_IM2COL = "conv forward + backward: scratch's window copy (im2col) alone"
@@ -161,6 +162,14 @@ def targets(rows):
                    ("**met**" if all(r <= 1.5 for *_, r in norms) else "**missed**") + " — " +
                    ", ".join(f"{model.split()[0]} at {label} {r:.2f}x" for model, label, r in norms) + ".")
     out += conv_targets(grouped)
+    rnn = [(model.split()[0], c["scratch-numpy"]["size_label"], c["scratch-numpy"]["median_s"] / c["torch-cpu"]["median_s"])
+           for model in RNN_MODELS for _, c in sorted(grouped.get(model, {}).items()) if "scratch-numpy" in c and "torch-cpu" in c]
+    for size, limit in (("small", 1.0), ("medium", 1.2)):
+        at = [(cell, r) for cell, label, r in rnn if label.startswith(size)]
+        if at:
+            out.append(f"- Scratch LSTM and GRU forward + backward <= {limit}x torch CPU at the {size} size: " +
+                       ("**met**" if all(r <= limit for _, r in at) else "**missed**") + " — " +
+                       ", ".join(f"{cell} {r:.2f}x" for cell, r in at) + ".")
     gpu = [c for _, c in sorted(steps.items()) if "scratch-cupy" in c and "torch-cuda" in c]
     if gpu:
         # judged at the largest size measured (the target's "large"); every size's ratio is listed

@@ -37,6 +37,7 @@ MODULES = [
 ]
 LOSSES = [("MSELoss", snn.MSELoss), ("BCEWithLogitsLoss", snn.BCEWithLogitsLoss), ("CrossEntropyLoss", snn.CrossEntropyLoss)]
 IDS = [name for name, *_ in MODULES]
+RECURRENT = ("RNN", "LSTM", "GRU")  # torch's take *args, **kwargs: checked by what positional arguments mean
 
 
 def module_classes():
@@ -235,7 +236,7 @@ def test_twin_functions_and_classes_have_the_same_signature(name, s_obj, t_obj):
 def scratch_twins_of_torch():
     for name in snn.__all__:
         obj = getattr(snn, name)
-        if inspect.isclass(obj) and name not in ("Module", "Parameter"):
+        if inspect.isclass(obj) and name not in ("Module", "Parameter") + RECURRENT:
             yield f"nn.{name}", obj.__init__, getattr(torch.nn, name).__init__
     for name in ("linear", "relu", "sigmoid", "tanh", "softmax", "log_softmax", "batch_norm", "layer_norm",
                  "mse_loss", "binary_cross_entropy_with_logits", "cross_entropy"):
@@ -257,6 +258,22 @@ def test_scratch_classes_and_functions_have_torchs_signature(name, s_fn, t_fn):
     assert s_params == t_params
 
 
+@pytest.mark.parametrize("name, args", [
+    ("RNN", (3, 4, 2, "relu", False, True, 0.5, True)),
+    ("LSTM", (3, 4, 2, False, True, 0.5, True, 2)),
+    ("GRU", (3, 4, 2, False, True, 0.5, True)),
+])
+def test_recurrent_layers_take_torchs_positional_arguments_in_torchs_order(name, args):
+    """Every argument given positionally, none at its default: both twins must read each the same way."""
+    s, t = getattr(snn, name)(*args), getattr(torch.nn, name)(*args)
+    assert repr(s) == repr(t)
+    assert getattr(s, "nonlinearity", None) == getattr(t, "nonlinearity", None)
+    assert [(k, v.shape) for k, v in s.state_dict().items()] == [(k, tuple(v.shape)) for k, v in t.state_dict().items()]
+    defaults = inspect.signature(torch.nn.RNNBase.__init__).parameters  # torch's defaults, where it states them
+    for key in ("num_layers", "bias", "batch_first", "dropout", "bidirectional"):
+        assert inspect.signature(getattr(snn, name).__init__).parameters[key].default == defaults[key].default
+
+
 def twin_modules():
     yield snn.Sequential(snn.Linear(2, 3), snn.ReLU(), snn.Linear(3, 1, bias=False), snn.Sigmoid(), snn.Tanh(),
                          snn.Softmax(dim=1), snn.LogSoftmax(dim=0), snn.MSELoss(), snn.BCEWithLogitsLoss(),
@@ -267,6 +284,11 @@ def twin_modules():
     yield s2.SimpleNN(3, 4, 2), t2.SimpleNN(3, 4, 2)
     yield scratch.perceptron.Perceptron(3), torch_impl.perceptron.Perceptron(3)
     yield snn.Sequential(), torch.nn.Sequential()
+    yield snn.Sequential(snn.RNN(3, 4, 2, "relu", False, True, 0.5, True), snn.LSTM(3, 5, proj_size=2), snn.GRU(2, 3),
+                         snn.RNNCell(2, 3), snn.LSTMCell(2, 3, bias=False), snn.GRUCell(2, 3), snn.RNNCell(2, 3, nonlinearity="relu")), \
+        torch.nn.Sequential(torch.nn.RNN(3, 4, 2, "relu", False, True, 0.5, True), torch.nn.LSTM(3, 5, proj_size=2),
+                            torch.nn.GRU(2, 3), torch.nn.RNNCell(2, 3), torch.nn.LSTMCell(2, 3, bias=False), torch.nn.GRUCell(2, 3),
+                            torch.nn.RNNCell(2, 3, nonlinearity="relu"))
     yield snn.Sequential(snn.BatchNorm1d(3), snn.BatchNorm2d(4, eps=1e-3, momentum=None, affine=False),
                          snn.BatchNorm3d(2, track_running_stats=False, bias=False), snn.LayerNorm((2, 3)),
                          snn.LayerNorm(5, elementwise_affine=False), snn.LayerNorm(4, bias=False)), torch.nn.Sequential(
@@ -275,7 +297,7 @@ def twin_modules():
         torch.nn.LayerNorm(5, elementwise_affine=False), torch.nn.LayerNorm(4, bias=False))
 
 
-@pytest.mark.parametrize("s, t", list(twin_modules()), ids=["Sequential", "SimpleNN", "Perceptron", "empty", "norms"])
+@pytest.mark.parametrize("s, t", list(twin_modules()), ids=["Sequential", "SimpleNN", "Perceptron", "empty", "recurrent", "norms"])
 def test_repr_is_torchs(s, t):
     assert repr(s) == repr(t)
 

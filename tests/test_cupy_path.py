@@ -27,6 +27,7 @@ from tests import cupy_standin
 from tests.test_losses import bce_case, cross_entropy_case
 from tests.test_conv import conv_case, pool_case
 from tests.test_normalization import batch_norm_case
+from tests.test_rnn import rnn_case, shapes as rnn_shapes
 from tests.test_perceptron import dyadic_problems
 
 DTYPES = pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -185,6 +186,33 @@ def test_pooling_with_every_option_runs_on_the_device_as_on_numpy(cupy, dtype, d
     device = module(cupy.asarray(x)), module.backward(cupy.asarray(g))
     assert_device_equal(device[0], host[0], "output")
     assert_device_equal(device[1], host[1], "input gradient")
+
+
+@DTYPES
+@FEWER
+@given(data=st.data())
+def test_recurrent_layers_run_on_the_device_as_on_numpy(cupy, dtype, data):
+    name, input_size, hidden, options, length, batch, with_hx = data.draw(rnn_case())
+    options = {**options, "dropout": 0.25 if options["num_layers"] > 1 else 0.0}  # masks drawn on the host, used on the device
+    x_shape, h_shape, c_shape = rnn_shapes(name, input_size, hidden, options, length, batch)
+    arrays = lambda shape: data.draw(hnp.arrays(dtype, shape, elements=st.floats(-2, 2, width=32)))  # noqa: E731
+    x, h0, c0 = arrays(x_shape), arrays(h_shape), arrays(c_shape)
+    results = []
+    for device in (False, True):
+        m = getattr(snn, name)(input_size, hidden, **options, dtype=dtype, generator=np.random.default_rng(0))
+        move = (lambda a: cupy.asarray(a)) if device else (lambda a: a)  # noqa: E731
+        if device:
+            m.to("cuda")
+        hx = ((move(h0), move(c0)) if name == "LSTM" else move(h0)) if with_hx else None
+        out, state = m(move(x), hx)
+        g_state = tuple(move(np.ones(a.shape, dtype)) for a in state) if name == "LSTM" else move(np.ones(state.shape, dtype))
+        d_x, d_hx = m.backward((move(np.ones(out.shape, dtype)), g_state))
+        results.append((out, d_x, {n: p.grad for n, p in m.named_parameters()}))
+    (out, d_x, grads), (d_out, d_d_x, d_grads) = results
+    assert_device_equal(d_out, out, "output")
+    assert_device_equal(d_d_x, d_x, "input gradient")
+    for n in grads:
+        assert_device_equal(d_grads[n], grads[n], n)
 
 
 def run_loss(criterion, x, target, grad_output):
