@@ -154,16 +154,22 @@ def test_a_class_weight_of_another_dtype_is_refused_as_torch_refuses_it():
 # --- errors that say how to fix it
 
 
+def first_layer(name):
+    """Who refuses a bad input: the module itself, or the first layer of a container."""
+    return "Linear" if name in ("Sequential", "SimpleNN") else name
+
+
 @pytest.mark.parametrize("name, build, shape", MODULES, ids=IDS)
 def test_a_torch_tensor_is_refused_with_the_conversion_to_use(name, build, shape):
-    with pytest.raises(TypeError, match=re.escape("takes NumPy (or CuPy) arrays, got a torch.Tensor for input: "
-                                                  "pass input.detach().cpu().numpy()")):
+    with pytest.raises(TypeError, match=re.escape(f"{first_layer(name)} takes NumPy (or CuPy) arrays, got a torch.Tensor "
+                                                  "for input: pass input.detach().cpu().numpy()")):
         build()(torch.ones(shape))
 
 
 @pytest.mark.parametrize("name, build, shape", MODULES, ids=IDS)
 def test_a_python_list_is_refused_with_the_conversion_to_use(name, build, shape):
-    with pytest.raises(TypeError, match=re.escape("got list for input: pass np.asarray(input)")):
+    with pytest.raises(TypeError, match=re.escape(f"{first_layer(name)} takes NumPy (or CuPy) arrays, got list for input: "
+                                                  "pass np.asarray(input)")):
         build()(np.ones(shape).tolist())
 
 

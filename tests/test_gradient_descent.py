@@ -149,6 +149,17 @@ def test_integer_start_becomes_float64(gd):
     assert to_numpy(params).dtype == np.float64 and to_numpy(losses).dtype == np.float64
 
 
+def test_integer_lists_and_bools_become_float64_in_both_twins():
+    """NumPy's rule, in the one checker both twins use: integers and bools are promoted to float64."""
+    from scratch import _validate
+
+    assert _validate.float_array("x", [1, 2]).dtype == _validate.float_array("x", [True, False]).dtype == np.float64
+    s_params, _ = sgd.gradient_descent([1, 2], 0.25, 3)
+    t_params, _ = tgd.gradient_descent([1, 2], 0.25, 3)
+    assert s_params.dtype == to_numpy(t_params).dtype == np.float64
+    np.testing.assert_array_equal(s_params, to_numpy(t_params))
+
+
 def test_a_list_start_is_float64_in_both_twins():
     """torch.as_tensor([0., 0.]) would be float32 (torch's default); both twins take NumPy's rule."""
     assert to_numpy(tgd.gradient_descent([0.0, 0.0], 0.1, 1)[0]).dtype == np.float64
@@ -175,6 +186,26 @@ def test_overflow_raises_with_the_history_attached(gd, lr):
     losses = to_numpy(info.value.loss_history)
     assert not np.isfinite(losses[-1]) and np.all(np.isfinite(losses[:-1]))
     assert len(to_numpy(info.value.param_history)) == len(losses) < 100_001  # stopped at the overflow
+
+
+@TWINS
+def test_an_overflow_says_so_in_words_only(gd):
+    """NumPy's own 'overflow encountered' warnings are kept in: the DivergenceError says it, with the fix."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(sgd.DivergenceError, match=r"try a smaller learning_rate \(on the bowl it must be < 1\)"):
+            run(gd, [0.0, 0.0], 50.0, 100_000)
+    assert [type(w.message) for w in caught] == [sgd.DivergenceWarning]  # the lr >= 1 warning, and nothing else
+
+
+@TWINS
+def test_a_learning_rate_that_cannot_converge_warns_once_where_it_was_called(gd):
+    """lr = 1.5 on the bowl: warned at the start; the rising loss at the end is the same news, not said twice.
+    The warning points at the caller's line (stacklevel), not at the library's."""
+    with pytest.warns(sgd.DivergenceWarning) as caught:
+        gd.gradient_descent(torch.tensor([0.0, 0.0], dtype=torch.float64) if gd is tgd else np.array([0.0, 0.0]), 1.5, 3)
+    assert len(caught) == 1 and "cannot converge" in str(caught[0].message)
+    assert caught[0].filename == __file__
 
 
 @TWINS

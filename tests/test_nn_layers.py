@@ -185,6 +185,14 @@ def test_load_state_dict_from_torch_tensors_and_back():
         assert torch.equal(t2.state_dict()[k], v)
 
 
+def test_load_state_dict_takes_parameters_that_require_grad():
+    """torch's named_parameters() hold tensors that require grad (NumPy cannot read them as they are)."""
+    t = torch.nn.Linear(4, 3)
+    s = snn.Linear(4, 3)
+    s.load_state_dict(dict(t.named_parameters()))
+    np.testing.assert_array_equal(s.weight.data, t.weight.detach().numpy())
+
+
 BAD_STATE = [
     (lambda d: d.pop("bias"), KeyError, "missing keys \\['bias'\\]"),
     (lambda d: d.update(extra=np.zeros(1)), KeyError, "unexpected keys \\['extra'\\]"),

@@ -258,9 +258,10 @@ def test_weights_are_saved_only_under_a_name_that_says_the_format(twin, tmp_path
     assert list(tmp_path.iterdir()) == []
 
 
-def test_scratch_refuses_to_save_a_torch_file_and_says_why(tmp_path):
-    with pytest.raises(ValueError, match="needs torch, which scratch never imports"):
-        s2.save_weights(s2.SimpleNN(2, 3, 1), tmp_path / "weights.pt")
+@pytest.mark.parametrize("name", ["weights.pt", "weights.pth"])
+def test_scratch_refuses_to_save_a_torch_file_and_says_why(name, tmp_path):
+    with pytest.raises(ValueError, match=r"a \.pth? file needs torch, which scratch never imports"):
+        s2.save_weights(s2.SimpleNN(2, 3, 1), tmp_path / name)
     assert list(tmp_path.iterdir()) == []
 
 
