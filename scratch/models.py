@@ -1,0 +1,105 @@
+"""The models trained on real handwritten digits (8x8 images, 10 classes), built from scratch.nn's layers.
+Twin: `torch_impl/models.py`, the same names, attributes and order, so weights copy across.
+
+    MLP           x (N, 64)      fc1 -> ReLU -> fc2                       the notes' SimpleNN shape (docs/notes.md §3)
+    ConvNet       x (N, 1, 8, 8) conv1 -> bn1 -> ReLU -> pool -> conv2 -> ReLU -> flatten -> fc
+    RowLSTM       x (N, 8, 8)    reads a digit row by row (an LSTM, or a GRU), then fc on the last state
+    LayerNormMLP  x (N, 64)      fc1 -> norm -> ReLU -> fc2
+
+Each forward is its layers in order; each backward is the same layers in reverse, each turning
+dL/d(its output) into dL/d(its input): the chain rule, one line a layer.
+"""
+import numpy as np
+
+from scratch._backend import array_module
+from scratch.nn import (GRU, LSTM, BatchNorm2d, Conv2d, Flatten, LayerNorm, Linear, MaxPool2d, Module, ReLU)
+
+PIXELS, ROWS, CLASSES = 64, 8, 10
+
+
+class MLP(Module):
+    """(N, 64) -> (N, 10) logits."""
+
+    def __init__(self, hidden_dim=64, *, dtype=np.float32, generator=None):
+        super().__init__()
+        generator = np.random.default_rng() if generator is None else generator
+        self.fc1 = Linear(PIXELS, hidden_dim, dtype=dtype, generator=generator)
+        self.relu = ReLU()
+        self.fc2 = Linear(hidden_dim, CLASSES, dtype=dtype, generator=generator)
+
+    def forward(self, x):
+        return self.fc2(self.relu(self.fc1(x)))
+
+    def backward(self, grad_output, *, input_grad=True):
+        g = self.fc2.backward(grad_output)
+        g = self.relu.backward(g)
+        return self.fc1.backward(g, input_grad=input_grad)
+
+
+class ConvNet(Module):
+    """(N, 1, 8, 8) -> (N, 10) logits: 8x8 -conv1(pad 1)-> 8x8 -pool-> 4x4 -conv2-> 2x2 -> 16 * 4 features."""
+
+    def __init__(self, channels=8, *, dtype=np.float32, generator=None):
+        super().__init__()
+        generator = np.random.default_rng() if generator is None else generator
+        self.conv1 = Conv2d(1, channels, 3, padding=1, dtype=dtype, generator=generator)
+        self.bn1 = BatchNorm2d(channels, dtype=dtype)
+        self.relu1 = ReLU()
+        self.pool = MaxPool2d(2)
+        self.conv2 = Conv2d(channels, 2 * channels, 3, dtype=dtype, generator=generator)
+        self.relu2 = ReLU()
+        self.flatten = Flatten()
+        self.fc = Linear(2 * channels * 2 * 2, CLASSES, dtype=dtype, generator=generator)
+
+    def forward(self, x):
+        x = self.pool(self.relu1(self.bn1(self.conv1(x))))
+        return self.fc(self.flatten(self.relu2(self.conv2(x))))
+
+    def backward(self, grad_output, *, input_grad=True):
+        g = self.flatten.backward(self.fc.backward(grad_output))
+        g = self.conv2.backward(self.relu2.backward(g))
+        g = self.bn1.backward(self.relu1.backward(self.pool.backward(g)))
+        return self.conv1.backward(g, input_grad=input_grad)
+
+
+class RowLSTM(Module):
+    """(N, 8, 8) -> (N, 10) logits: the 8 rows are a sequence of 8 steps of 8 pixels; cell 'LSTM' or 'GRU'."""
+
+    def __init__(self, hidden_size=64, cell="LSTM", *, dtype=np.float32, generator=None):
+        super().__init__()
+        generator = np.random.default_rng() if generator is None else generator
+        if cell not in ("LSTM", "GRU"):
+            raise ValueError(f"cell must be 'LSTM' or 'GRU', got {cell!r}")
+        self.cell = cell
+        self.rnn = (LSTM if cell == "LSTM" else GRU)(ROWS, hidden_size, batch_first=True, dtype=dtype, generator=generator)
+        self.fc = Linear(hidden_size, CLASSES, dtype=dtype, generator=generator)
+
+    def forward(self, x):
+        out, _ = self.rnn(x)  # (N, 8, hidden): the state after each row
+        self.save_for_backward(out.shape, out.dtype)
+        return self.fc(out[:, -1])  # the state after the last row
+
+    def backward(self, grad_output, *, input_grad=True):
+        out_shape, dtype = self.saved_tensors
+        grad_out = array_module(grad_output).zeros(out_shape, dtype=dtype)
+        grad_out[:, -1] = self.fc.backward(grad_output)  # only the last step's output reached the loss
+        return self.rnn.backward((grad_out, None), input_grad=input_grad)[0]
+
+
+class LayerNormMLP(Module):
+    """(N, 64) -> (N, 10) logits, the hidden layer normalised per sample."""
+
+    def __init__(self, hidden_dim=64, *, dtype=np.float32, generator=None):
+        super().__init__()
+        generator = np.random.default_rng() if generator is None else generator
+        self.fc1 = Linear(PIXELS, hidden_dim, dtype=dtype, generator=generator)
+        self.norm = LayerNorm(hidden_dim, dtype=dtype)
+        self.relu = ReLU()
+        self.fc2 = Linear(hidden_dim, CLASSES, dtype=dtype, generator=generator)
+
+    def forward(self, x):
+        return self.fc2(self.relu(self.norm(self.fc1(x))))
+
+    def backward(self, grad_output, *, input_grad=True):
+        g = self.relu.backward(self.fc2.backward(grad_output))
+        return self.fc1.backward(self.norm.backward(g), input_grad=input_grad)
