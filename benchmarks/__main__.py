@@ -12,9 +12,9 @@ from pathlib import Path
 
 
 
-# the names of benchmarks.cases.BUILDERS, written here so that --help imports neither torch nor NumPy
-# before main() pins their threads (a test keeps the two lists equal)
-BENCHMARKS = ("gradient_descent", "sgd", "adam", "perceptron", "two_layer", "normalization", "conv", "recurrent")
+# the names of benchmarks.cases.BUILDERS and the digits suite, written here so that --help imports neither
+# torch nor NumPy before main() pins their threads (a test keeps the lists equal)
+BENCHMARKS = ("gradient_descent", "sgd", "adam", "perceptron", "two_layer", "normalization", "conv", "recurrent", "digits")
 
 
 def parse_args(argv=None):
@@ -74,9 +74,24 @@ def main(argv=None):
 
     started = time.perf_counter()
     rows = timing.run(all_cases, min_run_time, args.threads)
+    digits_section, digits_results = "", None
+    if args.only is None or "digits" in args.only:
+        from benchmarks import digits
+
+        reason = digits.sklearn_missing()
+        if reason:
+            print(f"digits suite skipped: {reason}")
+            digits_section = f"## Learning real digits\n\nNot run: {reason}.\n"
+        else:
+            digits_results = digits.run_suite(impls, args.quick)
+            digits_section = digits.markdown(digits_results)
     env["wall_time_s"] = round(time.perf_counter() - started, 1)
     args.out.mkdir(parents=True, exist_ok=True)
-    written = report.write(rows, env, args.out)
+    written = report.write(rows, env, args.out, extra=digits_section)
+    if digits_results is not None:
+        written.append(digits.write_json(digits_results, args.out))
+        if report.have_matplotlib():
+            written.append(digits.figure(digits_results, args.out))
     if not args.no_figures and report.have_matplotlib():
         from benchmarks import figures
 

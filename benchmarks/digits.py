@@ -132,3 +132,133 @@ def time_to(record, target=TARGET_ACCURACY):
         if acc >= target:
             return elapsed
     return None
+
+
+# --- the suite: every model, every implementation, a table, findings in words, a figure
+
+
+def run_suite(impls, quick, dtype=np.float32):
+    """{model: {impl: record}} for every model in MODELS; 8 epochs (quick) or 20. GPU implementations
+    join where present (scratch-cupy, torch-cuda); the CUDA-graph variant has no twin here."""
+    data = load()
+    epochs = 8 if quick else 20
+    impls = [i for i in impls if i in ("scratch-numpy", "torch-cpu", "scratch-cupy", "torch-cuda")]
+    results = {}
+    for model in MODELS:
+        print(f"digits: training {model} in {', '.join(impls)} for {epochs} epochs", flush=True)
+        results[model] = train_both(model, data, epochs, dtype=dtype, implementations=impls)
+    return results
+
+
+def summary(results):
+    """One row per model and implementation: what the report's table shows."""
+    rows = []
+    for model, records in results.items():
+        reference = records.get("scratch-numpy")
+        for impl, r in records.items():
+            twin = records.get("torch-cpu" if impl == "scratch-numpy" else "scratch-numpy" if impl == "torch-cpu" else
+                               "torch-cuda" if impl == "scratch-cupy" else "scratch-cupy")
+            gap = float(np.max(np.abs(np.array(r["losses"]) - np.array(twin["losses"])))) if twin else None
+            rows.append({"model": model, "impl": impl, "epochs": len(r["accuracy"]), "steps": len(r["losses"]),
+                         "final_accuracy": r["accuracy"][-1],
+                         "best_accuracy": max(r["accuracy"]), "median_epoch_s": float(np.median(r["seconds"])),
+                         "time_to_target_s": time_to(r), "largest_loss_gap": gap,
+                         "same_predictions_as_scratch": None if reference is None else
+                         bool(np.array_equal(r["predictions"], reference["predictions"]))})
+    return rows
+
+
+def markdown(results):
+    rows = summary(results)
+    lines = ["## Learning real digits", "",
+             "scikit-learn's 1,797 handwritten 8x8 digits, 1,347 to train and 450 to test (stratified, seed 0); each "
+             "model trained in both twins from the same weights on the same batches (Adam, lr 0.01, batch 32, float32). "
+             f"Time to {TARGET_ACCURACY:.0%}: training time until the test accuracy first reached it (evaluation not counted).", "",
+             f"| model | implementation | test accuracy, last epoch (best) | time per epoch | time to {TARGET_ACCURACY:.0%} | "
+             "largest gap between the twins' losses | same test predictions as scratch |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        t, gap, same = r["time_to_target_s"], r["largest_loss_gap"], r["same_predictions_as_scratch"]
+        reached = "—" if t is None else f"{t * 1e3:.0f} ms"
+        gap = "—" if gap is None else f"{gap:.1e}"
+        same = "—" if same is None else ("yes" if same else "no")
+        lines.append(f"| {r['model']} | {r['impl']} | {r['final_accuracy']:.1%} ({r['best_accuracy']:.1%}) | "
+                     f"{r['median_epoch_s'] * 1e3:.1f} ms | {reached} | {gap} | {same} |")
+    lines += ["", "Findings:"] + findings(rows) + ["", "Figure: `digits.png` (each model's test accuracy and training loss "
+                                                   "against training time, the twins drawn over each other)."]
+    return "\n".join(lines) + "\n"
+
+
+def findings(rows):
+    out = []
+    by_model = {}
+    for r in rows:
+        by_model.setdefault(r["model"], {})[r["impl"]] = r
+    for model, cells in by_model.items():
+        s, t = cells.get("scratch-numpy"), cells.get("torch-cpu")
+        if not (s and t):
+            continue
+        ratio = s["median_epoch_s"] / t["median_epoch_s"]
+        if s["time_to_target_s"] is None or t["time_to_target_s"] is None:
+            reached = (f"{'neither' if s['time_to_target_s'] is None and t['time_to_target_s'] is None else 'only one'} "
+                       f"reached {TARGET_ACCURACY:.0%}")
+        else:
+            first = "scratch" if s["time_to_target_s"] < t["time_to_target_s"] else "torch"
+            reached = (f"{first} reached {TARGET_ACCURACY:.0%} first ({s['time_to_target_s'] * 1e3:.0f} against "
+                       f"{t['time_to_target_s'] * 1e3:.0f} ms)")
+        why = ("at batch 32 each step's products are small, so what a step costs is the calls around them, and NumPy's "
+               "calls are cheaper than autograd's graph and torch's dispatch" if ratio < 1 else
+               "torch's fused kernels (oneDNN) do the step's work in fewer, faster passes than NumPy's one-op-at-a-time "
+               "calls")
+        out.append(f"- **{model}**: {reached}; an epoch takes {ratio:.2f}x torch's time in scratch ({s['median_epoch_s'] * 1e3:.1f} "
+                   f"against {t['median_epoch_s'] * 1e3:.1f} ms): {why}. The twins' losses differ by at most "
+                   f"{s['largest_loss_gap']:.1e} (float32 rounding, compounded over {s['steps']} steps).")
+    return out or ["- (no scratch/torch pair to compare)"]
+
+
+def figure(results, out):
+    """digits.png: per model, test accuracy (top) and training loss (bottom) against training time."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    styles = {"scratch-numpy": ("C0", "-", 2.5), "torch-cpu": ("C3", "--", 1.3), "scratch-cupy": ("C2", "-", 2.0),
+              "torch-cuda": ("C4", ":", 1.3)}
+    fig, axes = plt.subplots(2, len(results), figsize=(4.2 * len(results), 7), squeeze=False)
+    for col, (model, records) in enumerate(results.items()):
+        ax, bx = axes[0, col], axes[1, col]
+        for impl, r in records.items():
+            color, style, width = styles[impl]
+            ends = np.cumsum(r["seconds"])
+            ax.plot(ends, r["accuracy"], style, color=color, lw=width, marker="o", ms=3, label=impl)
+            steps = len(r["losses"]) // len(r["seconds"])
+            step_times = np.concatenate([start + np.arange(1, steps + 1) * s / steps
+                                         for start, s in zip(np.concatenate([[0], ends[:-1]]), r["seconds"])])
+            bx.semilogy(step_times, r["losses"][:len(step_times)], style, color=color, lw=width * 0.6, label=impl)
+        ax.axhline(TARGET_ACCURACY, color="k", lw=0.8, alpha=0.5)
+        ax.set_title(model, fontsize=10)
+        ax.set_ylim(0.5, 1.0)
+        ax.set_xlabel("training time (s)")
+        bx.set_xlabel("training time (s)")
+        if col == 0:
+            ax.set_ylabel(f"test accuracy (line: {TARGET_ACCURACY:.0%})")
+            bx.set_ylabel("training loss (each step)")
+        ax.legend(fontsize=7, loc="lower right")
+        ax.grid(alpha=0.3), bx.grid(alpha=0.3)
+    fig.suptitle("Both twins learn the handwritten digits, from the same weights on the same batches")
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    path = out / "digits.png"
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def write_json(results, out):
+    """digits.json: every record (the loss of every step, accuracy and seconds per epoch) and the summary."""
+    import json
+
+    path = out / "digits.json"
+    plain = {m: {i: {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in r.items()} for i, r in recs.items()}
+             for m, recs in results.items()}
+    path.write_text(json.dumps({"summary": summary(results), "records": plain}, indent=1))
+    return path

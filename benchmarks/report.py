@@ -50,7 +50,7 @@ def by_model(rows):
     return grouped
 
 
-def markdown(rows, env):
+def markdown(rows, env, extra=""):
     peak = peaks(rows)
     impls = [i for i in ("scratch-numpy", "torch-cpu", "scratch-cupy", "torch-cuda", "torch-cuda-graph")
              if any(r["impl"] == i for r in rows)]
@@ -112,6 +112,8 @@ def markdown(rows, env):
         lines.append("")
     lines += ["## Targets", ""] + targets(rows) + [""]
     lines += ["## Findings", ""] + _findings(findings, rows)
+    if extra:
+        lines += [""] + extra.rstrip("\n").split("\n")
     lines += ["", "Plots: `scaling.png` (time against size, log-log)" +
               (", `crossover.png` (where the GPU starts to win)" if env.get("gpu") else "") +
               "; study figures, the twins drawn over each other: `study_gradient_descent.png`, "
@@ -343,7 +345,7 @@ def plots(rows, env, out):
     return written
 
 
-def write(rows, env, out):
+def write(rows, env, out, extra=""):
     keys = list(rows[0])
     with open(out / "results.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=keys)
@@ -351,5 +353,5 @@ def write(rows, env, out):
         writer.writerows(rows)
     with open(out / "results.json", "w") as f:
         json.dump({"environment": env, "results": rows}, f, indent=1)
-    (out / "report.md").write_text(markdown(rows, env))
+    (out / "report.md").write_text(markdown(rows, env, extra))
     return [out / "report.md", out / "results.csv", out / "results.json"] + plots(rows, env, out)

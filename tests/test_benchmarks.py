@@ -96,7 +96,7 @@ def test_only_runs_the_benchmarks_named_and_the_names_are_the_builders():
     from benchmarks import cases
     from benchmarks.__main__ import BENCHMARKS, parse_args
 
-    assert tuple(cases.BUILDERS) == BENCHMARKS
+    assert tuple(cases.BUILDERS) + ("digits",) == BENCHMARKS
     args = parse_args(["--only", "adam", "--only", "perceptron", "--quick"])
     models = {c.model for c in cases.all_cases(["scratch-numpy"], True, args.only)}
     assert models == {"Adam step", "perceptron epoch"}
@@ -187,7 +187,7 @@ def test_a_bare_machine_still_gets_its_timings_and_report(tmp_path):
     and no package index): the benchmarks must still run end to end, say what they skipped, and write
     the report and data. (The shortest measurements: nothing about speed is checked here.)"""
     script = ("import sys\n"
-              "for name in ('tqdm', 'threadpoolctl', 'matplotlib'):\n"
+              "for name in ('tqdm', 'threadpoolctl', 'matplotlib', 'sklearn'):\n"
               "    sys.modules[name] = None  # import fails, as where it is not installed\n"
               "from benchmarks.__main__ import main\n"
               f"main(['--quick', '--device', 'cpu', '--min-run-time', '0.001', '--out', {str(tmp_path)!r}])\n")
@@ -196,9 +196,11 @@ def test_a_bare_machine_still_gets_its_timings_and_report(tmp_path):
     done = re.findall(r"benchmarks: (\d+)/(\d+) cases", run.stdout)  # the progress lines that stand in for tqdm
     assert len(done) >= 2 and done[-1][0] == done[-1][1]
     assert run.stdout.count("matplotlib is not installed") == 1 and "BLAS threads are not pinned" in run.stdout
+    assert "digits suite skipped: scikit-learn is not installed" in run.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.md", "results.csv", "results.json"]
     md = (tmp_path / "report.md").read_text()
     assert "NumPy's BLAS not pinned" in md and "threads not pinned: threadpoolctl missing" in md
+    assert "## Learning real digits\n\nNot run: scikit-learn is not installed" in md
     rows = json.loads((tmp_path / "results.json").read_text())["results"]
     assert len(rows) == int(done[-1][1]) and {r["impl"] for r in rows} == {"scratch-numpy", "torch-cpu"}
     assert all(r["median_s"] > 0 for r in rows)

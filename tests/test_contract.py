@@ -11,12 +11,14 @@ import torch
 from hypothesis import given, strategies as st
 
 import scratch.gradient_descent
+import scratch.models
 import scratch.nn as snn
 import scratch.nn.functional as SF
 import scratch.optim
 import scratch.perceptron
 import scratch.two_layer as s2
 import torch_impl.gradient_descent
+import torch_impl.models
 import torch_impl.perceptron
 import torch_impl.two_layer as t2
 
@@ -225,7 +227,7 @@ TORCH_ONLY = {"device", "dtype"}  # scratch moves a model with .to('cuda') inste
 
 def twin_pairs():
     for s_mod, t_mod in [(scratch.gradient_descent, torch_impl.gradient_descent),
-                         (scratch.perceptron, torch_impl.perceptron), (s2, t2)]:
+                         (scratch.perceptron, torch_impl.perceptron), (s2, t2), (scratch.models, torch_impl.models)]:
         for name, obj in vars(t_mod).items():
             if not name.startswith("_") and getattr(obj, "__module__", None) == t_mod.__name__ and callable(obj):
                 yield f"{t_mod.__name__.split('.')[-1]}.{name}", getattr(s_mod, name), obj
