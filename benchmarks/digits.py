@@ -139,14 +139,18 @@ def time_to(record, target=TARGET_ACCURACY):
 
 def run_suite(impls, quick, dtype=np.float32):
     """{model: {impl: record}} for every model in MODELS; 8 epochs (quick) or 20. GPU implementations
-    join where present (scratch-cupy, torch-cuda); the CUDA-graph variant has no twin here."""
+    join where present (scratch-cupy, torch-cuda); the CUDA-graph variant has no twin here. Each
+    implementation trains every model before the next starts (as the timings do): NumPy's BLAS
+    threads and torch's OpenMP threads each spin for a while after their last call, and interleaved
+    they steal each other's cores on a small machine."""
     data = load()
     epochs = 8 if quick else 20
     impls = [i for i in impls if i in ("scratch-numpy", "torch-cpu", "scratch-cupy", "torch-cuda")]
-    results = {}
-    for model in MODELS:
-        print(f"digits: training {model} in {', '.join(impls)} for {epochs} epochs", flush=True)
-        results[model] = train_both(model, data, epochs, dtype=dtype, implementations=impls)
+    results = {model: {} for model in MODELS}
+    for impl in impls:
+        print(f"digits: {impl} trains {', '.join(MODELS)} for {epochs} epochs each", flush=True)
+        for model in MODELS:  # the same seed: every implementation starts from the same weights
+            results[model].update(train_both(model, data, epochs, dtype=dtype, implementations=(impl,)))
     return results
 
 

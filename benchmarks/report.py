@@ -299,6 +299,8 @@ def plots(rows, env, out):
 
     grouped = by_model(rows)
     models = [m for m in grouped if m != PEAK_MODEL]  # one point: it is in the report's table
+    if not models:  # --only digits: nothing but the yardstick was timed
+        return []
     units = {r["model"]: r["size_unit"] for r in rows}
     cols = 3
     fig, axes = plt.subplots((len(models) + cols - 1) // cols, cols, figsize=(5 * cols, 3.8 * ((len(models) + cols - 1) // cols)),
