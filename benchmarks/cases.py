@@ -51,6 +51,15 @@ def array_module_of(impl):
     return np
 
 
+def _random_arrays(impl, shapes):
+    """{name: a float32 array of that shape} on the implementation's device, the same numbers for every impl."""
+    rng = np.random.default_rng(0)
+    host = {k: rng.standard_normal(v).astype(np.float32) for k, v in shapes.items()}
+    if impl.startswith("scratch"):
+        return {k: array_module_of(impl).asarray(v) for k, v in host.items()}
+    return {k: torch.from_numpy(v).to(torch_device(impl)) for k, v in host.items()}
+
+
 def torch_device(impl):
     return "cuda" if impl.startswith("torch-cuda") else "cpu"
 
@@ -269,13 +278,7 @@ def _step_parts(impl, N, d_in, hidden, d_out):
 def _bare_gemms(impl, N, d_in, hidden, d_out):
     """The five matrix products a training step is made of (two forward; dW2, dh, dW1 backward; no
     dx, which training does not need), with nothing else: the floor for a step."""
-    rng = np.random.default_rng(0)
-    shapes = dict(x=(N, d_in), W1=(hidden, d_in), W2=(d_out, hidden), h=(N, hidden), g=(N, d_out))
-    if impl.startswith("scratch"):
-        xp = array_module_of(impl)
-        a = {k: xp.asarray(rng.standard_normal(v).astype(np.float32)) for k, v in shapes.items()}
-    else:
-        a = {k: torch.from_numpy(rng.standard_normal(v).astype(np.float32)).to(torch_device(impl)) for k, v in shapes.items()}
+    a = _random_arrays(impl, dict(x=(N, d_in), W1=(hidden, d_in), W2=(d_out, hidden), h=(N, hidden), g=(N, d_out)))
 
     def gemms(a=a):
         a["x"] @ a["W1"].T  # a1 = x W1^T
@@ -390,13 +393,7 @@ def _conv_gemms(impl, N, c_in, spatial, c_out, kernel, padding):
     columns^T @ g (dL/dW) and g @ W^T (dL/dcolumns), with columns (N * prod out, prod K * C_in)."""
     rows = N * int(np.prod([s + 2 * padding - kernel + 1 for s in spatial]))
     depth = c_in * kernel ** len(spatial)
-    rng = np.random.default_rng(0)
-    shapes = dict(columns=(rows, depth), W=(depth, c_out), g=(rows, c_out))
-    if impl.startswith("scratch"):
-        xp = array_module_of(impl)
-        a = {k: xp.asarray(rng.standard_normal(v).astype(np.float32)) for k, v in shapes.items()}
-    else:
-        a = {k: torch.from_numpy(rng.standard_normal(v).astype(np.float32)).to(torch_device(impl)) for k, v in shapes.items()}
+    a = _random_arrays(impl, dict(columns=(rows, depth), W=(depth, c_out), g=(rows, c_out)))
 
     def gemms(a=a):
         a["columns"] @ a["W"]  # out = columns W

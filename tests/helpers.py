@@ -48,3 +48,17 @@ def assert_matches_finite_differences(analytic, numeric, f_value, err_msg=""):
     relative one, 1e-6, covers the truncation for the smooth functions tested.
     """
     np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-7 * max(1.0, abs(float(f_value))), err_msg=err_msg)
+
+
+def check_module_finite_differences(module, x, grad_output):
+    """module.backward(grad_output) against central differences of L = sum(grad_output * module(x)): the input's
+    gradient and every parameter's (float64)."""
+    from scratch.gradcheck import module_gradients
+
+    module.zero_grad()
+    module(x)
+    analytic = {"input": module.backward(grad_output), **{n: p.grad for n, p in module.named_parameters()}}
+    numeric = module_gradients(module, x, grad_output)
+    f_value = np.sum(grad_output * module(x))
+    for name in numeric:
+        assert_matches_finite_differences(analytic[name], numeric[name], f_value, err_msg=name)

@@ -16,7 +16,8 @@ import scratch.optim
 import scratch.two_layer as s2
 import torch_impl.two_layer as t2
 from scratch.gradcheck import module_gradients
-from tests.helpers import TORCH_DTYPE, assert_close, assert_matches_finite_differences, copy_weights, to_numpy
+from tests.helpers import (TORCH_DTYPE, assert_close, assert_matches_finite_differences, check_module_finite_differences,
+                           copy_weights)
 
 DTYPES = pytest.mark.parametrize("dtype", [np.float64, np.float32])
 # torch says that 'same' with an even kernel pads a copy of the input: true, and not this test's business
@@ -98,13 +99,7 @@ def test_conv_backward_matches_finite_differences(case, data):
     assume(math.prod(shape) <= 80)
     s = getattr(snn, f"Conv{n}d")(c_in, c_out, kernel, **options, dtype=np.float64, generator=np.random.default_rng(1))
     x = data.draw(hnp.arrays(np.float64, shape, elements=values(np.float64)))
-    g = data.draw(hnp.arrays(np.float64, s(x).shape, elements=values(np.float64)))
-    s.zero_grad()
-    s(x)
-    analytic = {"input": s.backward(g), **{name: p.grad for name, p in s.named_parameters()}}
-    numeric = module_gradients(s, x, g)
-    for name in numeric:
-        assert_matches_finite_differences(analytic[name], numeric[name], np.sum(g * s(x)), err_msg=name)
+    check_module_finite_differences(s, x, data.draw(hnp.arrays(np.float64, s(x).shape, elements=values(np.float64))))
 
 
 @DTYPES

@@ -9,8 +9,7 @@ from hypothesis import assume, given, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import scratch.nn as snn
-from scratch.gradcheck import module_gradients
-from tests.helpers import TORCH_DTYPE, assert_close, assert_matches_finite_differences, copy_weights
+from tests.helpers import TORCH_DTYPE, assert_close, check_module_finite_differences, copy_weights
 
 DTYPES = pytest.mark.parametrize("dtype", [np.float64, np.float32])
 
@@ -44,16 +43,6 @@ def check_against_torch(s, t, x, grad_output, dtype):
         assert_close(p.grad, t_params[name].grad, dtype, err_msg=name)
 
 
-def check_finite_differences(s, x, grad_output):
-    s.zero_grad()
-    s(x)
-    analytic = {"input": s.backward(grad_output), **{n: p.grad for n, p in s.named_parameters()}}
-    numeric = module_gradients(s, x, grad_output)
-    f_value = np.sum(grad_output * s(x))
-    for name in numeric:
-        assert_matches_finite_differences(analytic[name], numeric[name], f_value, err_msg=name)
-
-
 @st.composite
 def batched(draw, dtype, features, bound=3.0):
     """(features,) with no batch, or (N, features) with N >= 1, or (N, M, features)."""
@@ -77,7 +66,7 @@ def test_linear_matches_torch(dtype, data, in_features, out_features, bias):
 def test_linear_backward_matches_finite_differences(data, in_features, out_features):
     s = snn.Linear(in_features, out_features, dtype=np.float64, generator=np.random.default_rng(0))
     x = data.draw(batched(np.float64, in_features))
-    check_finite_differences(s, x, data.draw(arrays(np.float64, x.shape[:-1] + (out_features,))))
+    check_module_finite_differences(s, x, data.draw(arrays(np.float64, x.shape[:-1] + (out_features,))))
 
 
 def test_linear_gradients_accumulate_until_zero_grad():
@@ -117,7 +106,7 @@ def test_activation_backward_matches_finite_differences(name, kw, data):
     x = data.draw(batched(np.float64, data.draw(st.integers(1, 4))))
     if name == "ReLU":
         assume(np.abs(x).min() > 1e-3)  # the kink: a difference across 0 measures neither side
-    check_finite_differences(s, x, data.draw(arrays(np.float64, x.shape)))
+    check_module_finite_differences(s, x, data.draw(arrays(np.float64, x.shape)))
 
 
 def test_relu_gradient_at_exactly_zero_is_zero_as_in_torch():

@@ -12,8 +12,7 @@ import scratch.nn.functional as F
 import scratch.optim
 import scratch.two_layer as s2
 import torch_impl.two_layer as t2
-from scratch.gradcheck import module_gradients
-from tests.helpers import TORCH_DTYPE, assert_close, assert_matches_finite_differences, copy_weights, to_numpy
+from tests.helpers import TORCH_DTYPE, assert_close, check_module_finite_differences, copy_weights, to_numpy
 
 DTYPES = pytest.mark.parametrize("dtype", [np.float64, np.float32])
 BATCH_NORMS = {1: "BatchNorm1d", 2: "BatchNorm2d", 3: "BatchNorm3d"}
@@ -214,13 +213,7 @@ def test_batch_norm_backward_matches_finite_differences(training, data):
     # spread out: near a constant channel the normalisation bends at the scale of sqrt(eps), and a central
     # difference with h = 1e-6 then measures that bend (its truncation error reaches ~1e-7), not the slope
     x = conditioned(data.draw(hnp.arrays(np.float64, shape, elements=values(np.float64))), (0,) + tuple(range(2, len(shape))))
-    g = data.draw(hnp.arrays(np.float64, shape, elements=values(np.float64, -1, 1)))
-    s.zero_grad()
-    s(x)
-    analytic = {"input": s.backward(g), **{n: p.grad for n, p in s.named_parameters()}}
-    numeric = module_gradients(s, x, g)
-    for n in numeric:
-        assert_matches_finite_differences(analytic[n], numeric[n], np.sum(g * s(x)), err_msg=n)
+    check_module_finite_differences(s, x, data.draw(hnp.arrays(np.float64, shape, elements=values(np.float64, -1, 1))))
 
 
 @given(data=st.data())
@@ -231,12 +224,7 @@ def test_layer_norm_backward_matches_finite_differences(data):
         p.data[...] = np.linspace(0.5, 2, p.data.size).reshape(p.shape)
     k = len(normalized_shape)  # spread out, as for batch norm above
     x = conditioned(data.draw(hnp.arrays(np.float64, shape, elements=values(np.float64))), tuple(range(len(shape) - k, len(shape))))
-    g = data.draw(hnp.arrays(np.float64, shape, elements=values(np.float64, -1, 1)))
-    s(x)
-    analytic = {"input": s.backward(g), **{n: p.grad for n, p in s.named_parameters()}}
-    numeric = module_gradients(s, x, g)
-    for n in numeric:
-        assert_matches_finite_differences(analytic[n], numeric[n], np.sum(g * s(x)), err_msg=n)
+    check_module_finite_differences(s, x, data.draw(hnp.arrays(np.float64, shape, elements=values(np.float64, -1, 1))))
 
 
 # --- hard inputs
