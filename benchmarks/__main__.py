@@ -20,7 +20,7 @@ BENCHMARKS = ("gradient_descent", "sgd", "adam", "perceptron", "two_layer", "nor
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[1],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="fewer sizes, shorter runs (about a minute on 2 cores)")
+    parser.add_argument("--quick", action="store_true", help="fewer sizes, shorter runs (about two minutes on 2 cores)")
     parser.add_argument("--only", action="append", choices=BENCHMARKS, metavar="NAME",
                         help=f"run only this benchmark (repeat for several): one of {', '.join(BENCHMARKS)}; "
                              "the GEMM peak, the yardstick of '%% peak', always runs. None: all of them")
