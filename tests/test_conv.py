@@ -330,6 +330,20 @@ def test_bad_arguments_are_refused_as_torch_refuses_them(call, match):
         call()
 
 
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: F.conv2d(np.ones((1, 2, 5, 5)), np.ones((3, 2, 3))), ValueError,
+     r"conv2d: weight must have shape \(C_out, C_in / groups, k, k\), got \(3, 2, 3\)"),
+    (lambda: F.conv1d(np.ones((1, 2, 5)), np.ones((3, 2, 3)), stride=0), ValueError, "stride must be >= 1"),
+    (lambda: F.conv3d(np.ones((1, 2, 5, 5, 5)), np.ones((3, 2, 3, 3, 3)), dilation=(1, 2)), ValueError,
+     "dilation must be an int or a tuple of 3 ints"),
+    (lambda: F.max_pool2d(np.ones((1, 1, 4, 4)), 2, stride=(1, 0)), ValueError, "stride must be >= 1"),
+    (lambda: F.avg_pool3d(np.ones((1, 1, 4, 4, 4)), (2, 2)), ValueError, "kernel_size must be an int or a tuple of 3 ints"),
+])
+def test_the_functional_forms_check_their_arguments(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
 @pytest.mark.parametrize("call", [
     lambda nn: nn.Conv2d(3, 6, 3, groups=2), lambda nn: nn.Conv2d(4, 6, 3, groups=4),
     lambda nn: nn.Conv2d(2, 2, 3, padding="full"), lambda nn: nn.Conv2d(2, 2, 3, padding="same", stride=2),

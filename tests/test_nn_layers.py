@@ -272,6 +272,16 @@ def test_linear_sizes_must_be_positive_integers(bad, error, match):
         snn.Linear(2, bad)
 
 
+def test_a_module_without_forward_says_so_by_name():
+    class Half(snn.Module):
+        pass
+
+    with pytest.raises(NotImplementedError, match="Half has no forward"):
+        Half()(np.ones(2))
+    with pytest.raises(NotImplementedError, match="Half has no backward"):
+        Half().backward(np.ones(2))
+
+
 def test_unsupported_torch_options_say_so():
     with pytest.raises(NotImplementedError, match="inplace"):
         snn.ReLU(inplace=True)

@@ -242,27 +242,33 @@ class Conv3d(_ConvNd):
     n = 3
 
 
-def _functional(n):
-    def conv_nd(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-        name = f"conv{n}d"
-        _validate.array(name, "weight", weight)
-        if weight.ndim != n + 2:
-            raise ValueError(f"{name}: weight must have shape (C_out, C_in / groups, {', '.join('k' * n)}), got {tuple(weight.shape)}")
-        groups = _validate.integer("groups", groups, low=1)
-        kernel, stride, dilation = weight.shape[2:], _tuple("stride", stride, n, 1), _tuple("dilation", dilation, n, 1)
-        pads = _padding(padding, kernel, stride, dilation)
-        check_conv(name, input, weight, pads, stride, dilation, groups, "zeros")
-        batched = input if input.ndim == n + 2 else input[None]
-        out = conv(batched, weight, bias, stride, pads, dilation, groups)[0]
-        return out if input.ndim == n + 2 else out[0]
-
-    conv_nd.__name__ = conv_nd.__qualname__ = f"conv{n}d"
-    conv_nd.__doc__ = (f"The {n}-d convolution of torch.nn.functional.conv{n}d.   input (N, C_in, *S) or (C_in, *S) · "
-                       f"weight (C_out, C_in / groups, *K) · bias (C_out,); padding an int, a tuple, 'valid' or 'same'")
-    return conv_nd
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """torch.nn.functional.conv1d.   input (N, C_in, L) or (C_in, L) · weight (C_out, C_in / groups, K) · bias (C_out,)"""
+    return _conv_nd("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
 
 
-conv1d, conv2d, conv3d = _functional(1), _functional(2), _functional(3)
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """torch.nn.functional.conv2d.   input (N, C_in, H, W) or (C_in, H, W) · weight (C_out, C_in / groups, kH, kW) · bias (C_out,)"""
+    return _conv_nd("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """torch.nn.functional.conv3d.   input (N, C_in, D, H, W) or (C_in, D, H, W) · weight (C_out, C_in / groups, kD, kH, kW)"""
+    return _conv_nd("conv3d", 3, input, weight, bias, stride, padding, dilation, groups)
+
+
+def _conv_nd(name, n, input, weight, bias, stride, padding, dilation, groups):
+    """The functional forms' shared body: padding an int, a tuple, 'valid' or 'same'; zeros padding only."""
+    _validate.array(name, "weight", weight)
+    if weight.ndim != n + 2:
+        raise ValueError(f"{name}: weight must have shape (C_out, C_in / groups, {', '.join(['k'] * n)}), got {tuple(weight.shape)}")
+    groups = _validate.integer("groups", groups, low=1)
+    kernel, stride, dilation = weight.shape[2:], _tuple("stride", stride, n, 1), _tuple("dilation", dilation, n, 1)
+    pads = _padding(padding, kernel, stride, dilation)
+    check_conv(name, input, weight, pads, stride, dilation, groups, "zeros")
+    batched = input if input.ndim == n + 2 else input[None]
+    out = conv(batched, weight, bias, stride, pads, dilation, groups)[0]
+    return out if input.ndim == n + 2 else out[0]
 
 
 def _data(p):

@@ -231,38 +231,48 @@ class AvgPool3d(_AvgPoolNd):
     n = 3
 
 
-def _functional_max(n):
-    def max_pool_nd(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
-        geometry = (_tuple("kernel_size", kernel_size, n, 1), _tuple("stride", stride if stride is not None else kernel_size, n, 1),
-                    _tuple("padding", padding, n, 0), _tuple("dilation", dilation, n, 1))
-        out, argmax = max_pool(input, *geometry, ceil_mode, f"max_pool{n}d")
-        return (out, max_pool_indices(argmax, input.shape, *geometry)) if return_indices else out
-
-    max_pool_nd.__name__ = max_pool_nd.__qualname__ = f"max_pool{n}d"
-    max_pool_nd.__doc__ = f"torch.nn.functional.max_pool{n}d's forward.   input (N, C, *S) or (C, *S) -> (N, C, *O)"
-    return max_pool_nd
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """torch.nn.functional.max_pool1d's forward.   input (N, C, L) or (C, L) -> (N, C, L_out)"""
+    return _max_pool_nd("max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
-def _functional_avg(n):
-    def avg_pool_nd(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-                    divisor_override=None):
-        kernel = _tuple("kernel_size", kernel_size, n, 1)
-        stride = _tuple("stride", stride if stride is not None else kernel_size, n, 1)
-        return avg_pool(input, kernel, stride, _tuple("padding", padding, n, 0), ceil_mode, count_include_pad,
-                        divisor_override, f"avg_pool{n}d")[0]
-
-    avg_pool_nd.__name__ = avg_pool_nd.__qualname__ = f"avg_pool{n}d"
-    avg_pool_nd.__doc__ = f"torch.nn.functional.avg_pool{n}d's forward.   input (N, C, *S) or (C, *S) -> (N, C, *O)"
-    return avg_pool_nd
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """torch.nn.functional.max_pool2d's forward.   input (N, C, H, W) or (C, H, W) -> (N, C, H_out, W_out)"""
+    return _max_pool_nd("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
-max_pool1d, max_pool2d, max_pool3d = _functional_max(1), _functional_max(2), _functional_max(3)
-avg_pool2d, avg_pool3d = _functional_avg(2), _functional_avg(3)
+def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """torch.nn.functional.max_pool3d's forward.   input (N, C, D, H, W) or (C, D, H, W) -> (N, C, D_out, H_out, W_out)"""
+    return _max_pool_nd("max_pool3d", 3, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def _max_pool_nd(name, n, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+    geometry = (_tuple("kernel_size", kernel_size, n, 1), _tuple("stride", kernel_size if stride is None else stride, n, 1),
+                _tuple("padding", padding, n, 0), _tuple("dilation", dilation, n, 1))
+    out, argmax = max_pool(input, *geometry, ceil_mode, name)
+    return (out, max_pool_indices(argmax, input.shape, *geometry)) if return_indices else out
 
 
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
     """torch.nn.functional.avg_pool1d's forward (it has no divisor_override).   input (N, C, L) or (C, L)"""
-    return _functional_avg(1)(input, kernel_size, stride, padding, ceil_mode, count_include_pad)
+    return _avg_pool_nd("avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode, count_include_pad, None)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None):
+    """torch.nn.functional.avg_pool2d's forward.   input (N, C, H, W) or (C, H, W) -> (N, C, H_out, W_out)"""
+    return _avg_pool_nd("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+
+
+def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None):
+    """torch.nn.functional.avg_pool3d's forward.   input (N, C, D, H, W) or (C, D, H, W) -> (N, C, D_out, H_out, W_out)"""
+    return _avg_pool_nd("avg_pool3d", 3, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
+
+
+def _avg_pool_nd(name, n, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
+    kernel = _tuple("kernel_size", kernel_size, n, 1)
+    stride = _tuple("stride", kernel_size if stride is None else stride, n, 1)
+    return avg_pool(input, kernel, stride, _tuple("padding", padding, n, 0), ceil_mode, count_include_pad,
+                    divisor_override, name)[0]
 
 
 class Flatten(Module):
