@@ -368,6 +368,20 @@ def test_the_perceptron_moves_data_to_the_model_and_restores_it_on_overflow(cupy
 # --- the benchmarks' scratch-cupy cases build and run (nothing is timed here)
 
 
+def test_the_digits_suite_trains_scratch_on_the_device_as_on_numpy(cupy):
+    """One epoch of the ConvNet (conv, batch norm, pooling, flatten, linear) on a slice of the digits: the
+    device run takes exactly the NumPy run's steps."""
+    from benchmarks import digits
+
+    if digits.sklearn_missing():
+        pytest.skip(digits.sklearn_missing())
+    X_train, y_train, X_test, y_test = digits.load()
+    data = (X_train[:96], y_train[:96], X_test[:40], y_test[:40])
+    records = digits.train_both("ConvNet", data, epochs=1, implementations=("scratch-numpy", "scratch-cupy"))
+    assert records["scratch-cupy"]["losses"] == records["scratch-numpy"]["losses"]
+    np.testing.assert_array_equal(records["scratch-cupy"]["predictions"], records["scratch-numpy"]["predictions"])
+
+
 def test_every_scratch_cupy_benchmark_case_runs(cupy):
     from benchmarks import cases, report
 

@@ -83,3 +83,66 @@ def test_state_dict_moves_back_to_numpy():
     s = s2.SimpleNN(3, 4, 2).to("cuda").to("cpu")
     assert all(isinstance(v, np.ndarray) for v in s.state_dict().values())
     assert isinstance(to_numpy(s(np.ones((1, 3), np.float32))), np.ndarray)
+
+
+# --- every layer family, scratch on CuPy against torch on CUDA, in float64 (so cuDNN's and cuBLAS's
+# algorithm choices cannot hide a wrong gradient behind float32 rounding)
+
+GPU_LAYERS = {
+    "Conv2d": (lambda: snn.Conv2d(3, 4, 3, padding=1, stride=2, dtype=np.float64), (2, 3, 7, 6)),
+    "Conv3d-groups": (lambda: snn.Conv3d(4, 4, 2, groups=2, padding_mode="circular", padding=1, dtype=np.float64), (1, 4, 4, 3, 5)),
+    "MaxPool2d": (lambda: snn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True), (2, 3, 7, 6)),
+    "AvgPool1d": (lambda: snn.AvgPool1d(3, stride=2, padding=1, count_include_pad=False), (2, 3, 9)),
+    "BatchNorm2d": (lambda: snn.BatchNorm2d(3, dtype=np.float64), (4, 3, 5, 5)),
+    "LayerNorm": (lambda: snn.LayerNorm((4, 5), dtype=np.float64), (3, 4, 5)),
+}
+
+
+@pytest.mark.parametrize("name", list(GPU_LAYERS))
+def test_each_layer_family_on_cupy_matches_torch_on_cuda(name):
+    import cupy
+
+    build, shape = GPU_LAYERS[name]
+    s = build()
+    torch_twin = {
+        "Conv2d": lambda: torch.nn.Conv2d(3, 4, 3, padding=1, stride=2, dtype=torch.float64),
+        "Conv3d-groups": lambda: torch.nn.Conv3d(4, 4, 2, groups=2, padding_mode="circular", padding=1, dtype=torch.float64),
+        "MaxPool2d": lambda: torch.nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True),
+        "AvgPool1d": lambda: torch.nn.AvgPool1d(3, stride=2, padding=1, count_include_pad=False),
+        "BatchNorm2d": lambda: torch.nn.BatchNorm2d(3, dtype=torch.float64),
+        "LayerNorm": lambda: torch.nn.LayerNorm((4, 5), dtype=torch.float64),
+    }[name]().cuda()
+    copy_weights(s, torch_twin)
+    s.to("cuda")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape)
+    xt = torch.from_numpy(x).cuda().requires_grad_(True)
+    out_s, out_t = s(cupy.asarray(x)), torch_twin(xt)
+    assert isinstance(out_s, cupy.ndarray)
+    assert_close(out_s, out_t)
+    g = rng.standard_normal(out_s.shape)
+    out_t.backward(torch.from_numpy(g).cuda())
+    assert_close(s.backward(cupy.asarray(g)), xt.grad)
+    for n, p in torch_twin.named_parameters():
+        assert_close(dict(s.named_parameters())[n].grad, p.grad, err_msg=n)
+    for n, b in torch_twin.named_buffers():
+        assert_close(dict(s.named_buffers())[n], b, np.float64, err_msg=n)
+
+
+@pytest.mark.parametrize("name", ["LSTM", "GRU"])
+def test_recurrent_layers_on_cupy_match_torch_on_cuda(name):
+    import cupy
+
+    s = getattr(snn, name)(5, 6, num_layers=2, bidirectional=True, dtype=np.float64, generator=np.random.default_rng(0))
+    t = copy_weights(s, getattr(torch.nn, name)(5, 6, num_layers=2, bidirectional=True, dtype=torch.float64)).cuda()
+    s.to("cuda")
+    x = np.random.default_rng(1).standard_normal((7, 3, 5))
+    xt = torch.from_numpy(x).cuda().requires_grad_(True)
+    out_s, _ = s(cupy.asarray(x))
+    out_t, _ = t(xt)
+    assert_close(out_s, out_t)
+    g = np.random.default_rng(2).standard_normal(out_s.shape)
+    out_t.backward(torch.from_numpy(g).cuda())
+    assert_close(s.backward((cupy.asarray(g), None))[0], xt.grad)
+    for n, p in t.named_parameters():
+        assert_close(dict(s.named_parameters())[n].grad, p.grad, err_msg=n)
