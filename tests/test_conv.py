@@ -334,6 +334,8 @@ def test_bad_arguments_are_refused_as_torch_refuses_them(call, match):
     (lambda: F.conv2d(np.ones((1, 2, 5, 5)), np.ones((3, 2, 3))), ValueError,
      r"conv2d: weight must have shape \(C_out, C_in / groups, k, k\), got \(3, 2, 3\)"),
     (lambda: F.conv1d(np.ones((1, 2, 5)), np.ones((3, 2, 3)), stride=0), ValueError, "stride must be >= 1"),
+    (lambda: F.conv1d(np.ones((1, 2, 5)), np.ones((3, 2, 3)), np.ones(1)), ValueError,
+     r"bias must have shape \(3,\), one per output channel, got \(1,\)"),  # NumPy would broadcast it silently
     (lambda: F.conv3d(np.ones((1, 2, 5, 5, 5)), np.ones((3, 2, 3, 3, 3)), dilation=(1, 2)), ValueError,
      "dilation must be an int or a tuple of 3 ints"),
     (lambda: F.max_pool2d(np.ones((1, 1, 4, 4)), 2, stride=(1, 0)), ValueError, "stride must be >= 1"),

@@ -396,6 +396,10 @@ def test_torch_refuses_the_same_inputs():
     (lambda: snn.LayerNorm((3, 0)), ValueError, "normalized_shape must be >= 1"),
     (lambda: F.layer_norm(np.ones((2, 3)), (4,)), ValueError, r"Given normalized_shape=\[4\], expected input with shape \[\*, 4\]"),
     (lambda: F.batch_norm(np.ones(3), None, None, training=True), ValueError, r"expects input of shape \(N, C, \*\)"),
+    (lambda: F.batch_norm(np.ones((4, 3)), np.zeros(2), np.ones(2)), ValueError, r"running_mean must have shape \(3,\)"),
+    (lambda: F.batch_norm(np.ones((4, 3)), np.zeros(3), None), ValueError, "both running_mean and running_var"),
+    (lambda: F.batch_norm(np.ones((4, 3)), None, None, np.ones(4), training=True), ValueError, r"weight must have shape \(3,\)"),
+    (lambda: F.layer_norm(np.ones((2, 3)), (3,), np.ones(4)), ValueError, r"weight must have normalized_shape \(3,\)"),
 ])
 def test_bad_arguments_are_refused(call, error, match):
     with pytest.raises(error, match=match):

@@ -262,6 +262,8 @@ def _conv_nd(name, n, input, weight, bias, stride, padding, dilation, groups):
     _validate.array(name, "weight", weight)
     if weight.ndim != n + 2:
         raise ValueError(f"{name}: weight must have shape (C_out, C_in / groups, {', '.join(['k'] * n)}), got {tuple(weight.shape)}")
+    if bias is not None and tuple(_validate.array(name, "bias", bias).shape) != (weight.shape[0],):
+        raise ValueError(f"{name}: bias must have shape ({weight.shape[0]},), one per output channel, got {tuple(bias.shape)}")
     groups = _validate.integer("groups", groups, low=1)
     kernel, stride, dilation = weight.shape[2:], _tuple("stride", stride, n, 1), _tuple("dilation", dilation, n, 1)
     pads = _padding(padding, kernel, stride, dilation)

@@ -125,6 +125,11 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     _validate.array("batch_norm", "input", input)
     if input.ndim < 2:
         raise ValueError(f"batch_norm expects input of shape (N, C, *), got {tuple(input.shape)}")
+    for name, a in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
+        if a is not None and tuple(_validate.array("batch_norm", name, a).shape) != (input.shape[1],):
+            raise ValueError(f"batch_norm: {name} must have shape ({input.shape[1]},), one per channel, got {tuple(a.shape)}")
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("batch_norm: pass both running_mean and running_var, or neither")
     use_batch = training or running_mean is None
     return _batch_norm(input, running_mean, running_var, weight, bias, use_batch, momentum if training else 0.0, eps)[0]
 
@@ -158,6 +163,9 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     if tuple(input.shape[input.ndim - len(normalized_shape):]) != normalized_shape or input.ndim < len(normalized_shape):
         raise ValueError(f"Given normalized_shape={list(normalized_shape)}, expected input with shape "
                          f"[*, {', '.join(map(str, normalized_shape))}], but got input of size {tuple(input.shape)}")
+    for name, a in (("weight", weight), ("bias", bias)):
+        if a is not None and tuple(_validate.array("layer_norm", name, a).shape) != normalized_shape:
+            raise ValueError(f"layer_norm: {name} must have normalized_shape {normalized_shape}, got {tuple(a.shape)}")
     return _layer_norm(input, normalized_shape, weight, bias, eps)[0]
 
 
