@@ -246,8 +246,24 @@ def test_dropout_in_training_keeps_the_rate_and_scales_the_kept():
     mask = s.saved_tensors[1][1]  # the mask on the second layer's input
     assert set(np.unique(mask).round(12)) == {0.0, round(1 / 0.7, 12)}
     assert abs((mask == 0).mean() - 0.3) < 0.01  # 30,000 draws: the rate within 4 standard deviations
-    # and the backward goes through the same mask: a zeroed input gets no gradient from above
-    s.backward((np.ones((20, 30, 50)), None))
+
+
+@pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU"])
+def test_backprop_through_dropout_matches_finite_differences_with_the_same_masks(name):
+    """The backward goes through the masks the forward drew: with the generator reset before every
+    forward, each one draws the same masks, and central differences see the same function."""
+    s = getattr(snn, name)(3, 4, num_layers=3, dropout=0.4, dtype=np.float64, generator=np.random.default_rng(0))
+    x = np.random.default_rng(1).standard_normal((5, 2, 3))
+    g = np.random.default_rng(2).standard_normal((5, 2, 4))
+
+    def loss(v):
+        s.generator = np.random.default_rng(7)  # the same masks every time
+        return np.sum(g * s(v)[0])
+
+    f = loss(x)
+    d_x, _ = s.backward((g, None))
+    assert np.any(s.saved_tensors[1][1] == 0)  # some inputs of the second layer were dropped
+    assert_matches_finite_differences(d_x, numerical_gradient(loss, x), f, "input")
 
 
 def test_dropout_with_one_layer_warns_as_torch_does():
