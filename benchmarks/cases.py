@@ -325,6 +325,16 @@ def normalization_cases(impls, quick):
                         xd.grad = None
                         m(xd).backward(gd)
                 yield Case(f"{name} forward + backward", size, label, impl, fn, size_unit="elements")
+                # the yardstick of an elementwise pass: one multiply over the same array, in each twin
+                data = xd.detach() if not impl.startswith("scratch") else xd
+                yield Case(report.ONE_PASS, size, label, impl, lambda data=data: data * 2.0, size_unit="elements")
+                if impl.startswith("scratch"):  # what fusing a product with its sum would save (einsum does)
+                    xp = array_module_of(impl)
+                    rows = xd.reshape(-1, shape[-1])
+                    yield Case(report.TWO_PASSES, size, label, impl, lambda r=rows: (r * r).sum(axis=-1), size_unit="elements")
+                    if hasattr(xp, "einsum"):
+                        yield Case(report.FUSED, size, label, impl, lambda r=rows, xp=xp: xp.einsum("ij,ij->i", r, r),
+                                   size_unit="elements")
 
 
 # --- convolution: a LeNet layer, a ResNet layer, a 3-d layer; forward, and forward + backward

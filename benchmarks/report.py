@@ -14,6 +14,9 @@ FORWARD_MODEL, BACKWARD_MODEL = "two-layer forward", "two-layer backward"
 LOSS_MODEL = "two-layer step: the loss alone (forward + backward)"
 OPTIMIZER_MODEL = "two-layer step: its optimizer step alone"
 NORM_MODELS = ("BatchNorm2d forward + backward", "LayerNorm forward + backward")
+ONE_PASS = "normalisation's yardstick: one elementwise pass (x * 2) over its input"
+TWO_PASSES = "normalisation's yardstick: a product and its sum, two passes ((x * x).sum(-1))"
+FUSED = "normalisation's yardstick: a product and its sum, fused (einsum)"
 RNN_MODELS = ("LSTM forward + backward", "GRU forward + backward")
 CONV_FORWARD, CONV_STEP = "conv forward", "conv forward + backward"
 CONV_GEMMS = "conv forward + backward: its 3 GEMMs alone"
@@ -162,7 +165,8 @@ def targets(rows):
     if norms:
         out.append("- Normalisation forward + backward <= 1.5x torch CPU: " +
                    ("**met**" if all(r <= 1.5 for *_, r in norms) else "**missed**") + " — " +
-                   ", ".join(f"{model.split()[0]} at {label} {r:.2f}x" for model, label, r in norms) + ".")
+                   ", ".join(f"{model.split()[0]} at {label} {r:.2f}x" for model, label, r in norms) + "." +
+                   norm_passes(grouped))
     out += conv_targets(grouped)
     rnn = [(model.split()[0], c["scratch-numpy"]["size_label"], c["scratch-numpy"]["median_s"] / c["torch-cpu"]["median_s"])
            for model in RNN_MODELS for _, c in sorted(grouped.get(model, {}).items()) if "scratch-numpy" in c and "torch-cpu" in c]
@@ -186,6 +190,27 @@ def targets(rows):
     else:
         out.append("- Scratch on CuPy <= 1.1x torch CUDA eager at large sizes: **not measured** — no GPU in this run")
     return out
+
+
+def norm_passes(grouped):
+    """What the normalisation layers cost in elementwise passes over their input, each twin's own, and
+    what fusing a product with its sum saves in NumPy: the measured reason behind the ratio."""
+    said = []
+    for model in NORM_MODELS:
+        for size, c in sorted(grouped.get(model, {}).items()):
+            one = grouped.get(ONE_PASS, {}).get(size, {})
+            if not all(k in c and k in one for k in ("scratch-numpy", "torch-cpu")):
+                continue
+            s_pass, t_pass = one["scratch-numpy"]["median_s"], one["torch-cpu"]["median_s"]
+            said.append(f"{model.split()[0]}: one pass over its input takes {_fmt_time(s_pass)} in NumPy (one core) and "
+                        f"{_fmt_time(t_pass)} in torch, so the forward + backward is worth "
+                        f"{c['scratch-numpy']['median_s'] / s_pass:.0f} NumPy passes against "
+                        f"{c['torch-cpu']['median_s'] / t_pass:.0f} of torch's (fused kernels)")
+            two, fused = grouped.get(TWO_PASSES, {}).get(size, {}), grouped.get(FUSED, {}).get(size, {})
+            if "scratch-numpy" in two and "scratch-numpy" in fused:
+                said[-1] += (f"; fusing a product with its sum (einsum) takes {_fmt_time(fused['scratch-numpy']['median_s'])} "
+                             f"against {_fmt_time(two['scratch-numpy']['median_s'])} for the two passes")
+    return (" " + "; ".join(said) + ".") if said else ""
 
 
 def conv_targets(grouped):
