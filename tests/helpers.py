@@ -62,3 +62,19 @@ def check_module_finite_differences(module, x, grad_output):
     f_value = np.sum(grad_output * module(x))
     for name in numeric:
         assert_matches_finite_differences(analytic[name], numeric[name], f_value, err_msg=name)
+
+
+def train_twins(s, t, X, Y, optimizer, epochs=10, batch_size=8):
+    """Train a scratch model and its torch twin (same weights already) with the same optimizer settings
+    (SGD with momentum, or Adam), cross-entropy, the same batches; returns both loss histories."""
+    import scratch.nn
+    import scratch.optim
+    import scratch.two_layer as s2
+    import torch_impl.two_layer as t2
+
+    kw = dict(lr=0.05, momentum=0.9) if optimizer == "SGD" else dict(lr=0.01)
+    s_losses = s2.train(s, X, Y, scratch.nn.CrossEntropyLoss(), getattr(scratch.optim, optimizer)(s.parameters(), **kw),
+                        epochs=epochs, batch_size=batch_size)
+    t_losses = t2.train(t, torch.from_numpy(X), torch.from_numpy(Y), torch.nn.CrossEntropyLoss(),
+                        getattr(torch.optim, optimizer)(t.parameters(), **kw), epochs=epochs, batch_size=batch_size)
+    return np.array(s_losses), np.array(t_losses)

@@ -17,7 +17,7 @@ import scratch.two_layer as s2
 import torch_impl.two_layer as t2
 from scratch.gradcheck import module_gradients
 from tests.helpers import (TORCH_DTYPE, assert_close, assert_matches_finite_differences, check_module_finite_differences,
-                           copy_weights)
+                           copy_weights, train_twins)
 
 DTYPES = pytest.mark.parametrize("dtype", [np.float64, np.float32])
 # torch says that 'same' with an even kernel pads a copy of the input: true, and not this test's business
@@ -277,13 +277,9 @@ def test_a_small_cnn_trains_identically_in_both_twins_for_120_steps(optimizer):
     for p in s.parameters():
         p.data[...] = rng.uniform(-0.4, 0.4, p.shape)
     t = copy_weights(s, cnn("torch", np.float64))
-    kw = dict(lr=0.05, momentum=0.9) if optimizer == "SGD" else dict(lr=0.01)
-    s_opt = getattr(scratch.optim, optimizer)(s.parameters(), **kw)
-    t_opt = getattr(torch.optim, optimizer)(t.parameters(), **kw)
-    s_losses = s2.train(s, X, Y, snn.CrossEntropyLoss(), s_opt, epochs=10, batch_size=8)
-    t_losses = t2.train(t, torch.from_numpy(X), torch.from_numpy(Y), torch.nn.CrossEntropyLoss(), t_opt, epochs=10, batch_size=8)
+    s_losses, t_losses = train_twins(s, t, X, Y, optimizer)
     assert len(s_losses) == 120
-    assert_close(np.array(s_losses), np.array(t_losses))
+    assert_close(s_losses, t_losses)
     assert np.mean(s_losses[-12:]) < np.mean(s_losses[:12])
     for name, p in t.named_parameters():
         assert_close(dict(s.named_parameters())[name].data, p, err_msg=name)

@@ -12,7 +12,7 @@ import scratch.nn.functional as F
 import scratch.optim
 import scratch.two_layer as s2
 import torch_impl.two_layer as t2
-from tests.helpers import TORCH_DTYPE, assert_close, check_module_finite_differences, copy_weights, to_numpy
+from tests.helpers import TORCH_DTYPE, assert_close, check_module_finite_differences, copy_weights, to_numpy, train_twins
 
 DTYPES = pytest.mark.parametrize("dtype", [np.float64, np.float32])
 BATCH_NORMS = {1: "BatchNorm1d", 2: "BatchNorm2d", 3: "BatchNorm3d"}
@@ -298,13 +298,9 @@ def test_a_network_with_normalisation_trains_identically_for_120_steps(norm, opt
     for p in s.parameters():
         p.data[...] = rng.uniform(-0.5, 0.5, p.shape) + (1.0 if p.shape == (8,) else 0.0)
     t = copy_weights(s, mlp("torch", np.float64, norm))
-    kw = dict(lr=0.05, momentum=0.9) if optimizer == "SGD" else dict(lr=0.01)
-    s_opt = getattr(scratch.optim, optimizer)(s.parameters(), **kw)
-    t_opt = getattr(torch.optim, optimizer)(t.parameters(), **kw)
-    s_losses = s2.train(s, X, Y, snn.CrossEntropyLoss(), s_opt, epochs=10, batch_size=8)
-    t_losses = t2.train(t, torch.from_numpy(X), torch.from_numpy(Y), torch.nn.CrossEntropyLoss(), t_opt, epochs=10, batch_size=8)
+    s_losses, t_losses = train_twins(s, t, X, Y, optimizer)
     assert len(s_losses) == 120
-    assert_close(np.array(s_losses), np.array(t_losses))
+    assert_close(s_losses, t_losses)
     assert s_losses[-1] < s_losses[0]
     assert_same_buffers(s, t, np.float64)  # the running statistics too
     s.eval(), t.eval()

@@ -13,7 +13,7 @@ from hypothesis.extra import numpy as hnp
 import scratch.nn as snn
 import scratch.optim
 from scratch.gradcheck import numerical_gradient
-from tests.helpers import TORCH_DTYPE, assert_close, assert_matches_finite_differences, copy_weights
+from tests.helpers import TORCH_DTYPE, assert_close, assert_matches_finite_differences, copy_weights, train_twins
 
 DTYPES = pytest.mark.parametrize("dtype", [np.float64, np.float32])
 # torch says oneDNN has no LSTM with projections and falls back to its own: true, and not this test's business
@@ -248,6 +248,13 @@ def test_dropout_in_training_keeps_the_rate_and_scales_the_kept():
     assert abs((mask == 0).mean() - 0.3) < 0.01  # 30,000 draws: the rate within 4 standard deviations
 
 
+def test_dropout_keeps_a_float32_layers_gradients_float32():
+    s = snn.GRU(3, 4, num_layers=2, dropout=0.5, generator=np.random.default_rng(0))
+    out, _ = s(np.ones((5, 2, 3), np.float32))
+    d_input, _ = s.backward((np.ones(out.shape, np.float32), None))
+    assert d_input.dtype == np.float32 and all(p.grad.dtype == np.float32 for p in s.parameters())
+
+
 @pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU"])
 def test_backprop_through_dropout_matches_finite_differences_with_the_same_masks(name):
     """The backward goes through the masks the forward drew: with the generator reset before every
@@ -310,21 +317,14 @@ class TorchClassifier(torch.nn.Module):
 @pytest.mark.parametrize("cell", ["LSTM", "GRU"])
 @pytest.mark.parametrize("optimizer", ["SGD", "Adam"])
 def test_a_sequence_classifier_trains_identically_for_120_steps(cell, optimizer):
-    import scratch.two_layer as s2
-    import torch_impl.two_layer as t2
-
     rng = np.random.default_rng(0)
     X = rng.standard_normal((96, 5, 3))
     Y = (X[:, :, 0].sum(axis=1) > X[:, -1, 1]).astype(np.int64)  # depends on the whole sequence
     s = Classifier(cell, np.float64)
     t = copy_weights(s, TorchClassifier(cell, torch.float64))
-    kw = dict(lr=0.1, momentum=0.9) if optimizer == "SGD" else dict(lr=0.01)
-    s_losses = s2.train(s, X, Y, snn.CrossEntropyLoss(), getattr(scratch.optim, optimizer)(s.parameters(), **kw),
-                        epochs=10, batch_size=8)
-    t_losses = t2.train(t, torch.from_numpy(X), torch.from_numpy(Y), torch.nn.CrossEntropyLoss(),
-                        getattr(torch.optim, optimizer)(t.parameters(), **kw), epochs=10, batch_size=8)
+    s_losses, t_losses = train_twins(s, t, X, Y, optimizer)
     assert len(s_losses) == 120
-    assert_close(np.array(s_losses), np.array(t_losses))
+    assert_close(s_losses, t_losses)
     assert np.mean(s_losses[-12:]) < np.mean(s_losses[:12])
 
 

@@ -196,8 +196,9 @@ class _RNNBase(Module):
         for layer in range(self.num_layers):
             if layer > 0 and self.dropout > 0 and self.training:  # between layers, never after the last
                 keep = xp.asarray(self.generator.random(layer_input.shape) >= self.dropout)
-                masks.append(keep / (1 - self.dropout) if self.dropout < 1 else keep * 0.0)
-                layer_input = layer_input * masks[-1].astype(layer_input.dtype)
+                # the kept values scaled by 1 / (1 - p), so each value's expectation is unchanged
+                masks.append((keep / (1 - self.dropout) if self.dropout < 1 else keep * 0.0).astype(layer_input.dtype))
+                layer_input = layer_input * masks[-1]
             else:
                 masks.append(None)
             outs = []
