@@ -299,6 +299,7 @@ class Flatten(Module):
         shape, dtype = self.saved_tensors
         flat = shape[:0] + (1,) if not shape else None
         g = self.grad_like(grad_output, flat or _flattened(shape, self.start_dim, self.end_dim), dtype)
+        # y = x.reshape(...) moves no value: dL/dx is dL/dy, reshaped back
         return g.reshape(shape) if input_grad else None
 
     def extra_repr(self):
