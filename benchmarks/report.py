@@ -5,6 +5,7 @@ import datetime
 import functools
 import importlib.util
 import json
+import textwrap
 from collections import defaultdict
 
 PEAK_MODEL = "GEMM float32 (peak)"
@@ -323,8 +324,9 @@ def plots(rows, env, out):
     import matplotlib.pyplot as plt
 
     grouped = by_model(rows)
-    models = [m for m in grouped if m != PEAK_MODEL]  # one point: it is in the report's table
-    if not models:  # --only digits: nothing but the yardstick was timed
+    # a curve needs two sizes at least: one-size rows (the GEMM peak, the normalisation yardsticks) are in the tables
+    models = [m for m in grouped if m != PEAK_MODEL and len(grouped[m]) > 1]
+    if not models:  # --only digits (or normalization): nothing with a curve was timed
         return []
     units = {r["model"]: r["size_unit"] for r in rows}
     cols = 3
@@ -337,7 +339,7 @@ def plots(rows, env, out):
             pts = sorted((s, c[impl]["median_s"]) for s, c in grouped[model].items() if impl in c)
             if pts:
                 ax.loglog(*zip(*pts), style, color=color, label=impl)
-        ax.set_title(model, fontsize=10)
+        ax.set_title(textwrap.fill(model, 48), fontsize=10)
         ax.set_xlabel(units[model], fontsize=8)
         ax.set_ylabel("median time per call (s)")
         ax.grid(True, which="both", alpha=0.3)
