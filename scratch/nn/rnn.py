@@ -141,8 +141,8 @@ def _layer_backward(mode, cache, grad_out, grad_h, grad_c, w_ih, w_hh, w_hr, inp
 class _RNNBase(Module):
     """RNN, LSTM and GRU: the layers, directions, batch_first, dropout and the (h, c) bookkeeping."""
 
-    def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-                 bidirectional=False, proj_size=0, *, dtype=np.float32, generator=None):
+    def __init__(self, mode, input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, proj_size, *,
+                 dtype, generator):  # every argument from the public classes, which hold torch's defaults
         super().__init__()
         self.mode = mode
         self.input_size = _validate.integer("input_size", input_size, low=1)
@@ -362,7 +362,7 @@ class RNN(_RNNBase):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
         super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size, hidden_size, num_layers, bias,
-                         batch_first, dropout, bidirectional, dtype=dtype, generator=generator)
+                         batch_first, dropout, bidirectional, 0, dtype=dtype, generator=generator)
         self.nonlinearity = nonlinearity
 
 
@@ -380,7 +380,7 @@ class GRU(_RNNBase):
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
                  bidirectional=False, *, dtype=np.float32, generator=None):
-        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 0,
                          dtype=dtype, generator=generator)
 
 
@@ -388,7 +388,7 @@ class GRU(_RNNBase):
 
 
 class _RNNCellBase(Module):
-    def __init__(self, mode, input_size, hidden_size, bias=True, *, dtype=np.float32, generator=None):
+    def __init__(self, mode, input_size, hidden_size, bias, *, dtype, generator):  # defaults: the public classes hold them
         super().__init__()
         self.mode = mode
         self.input_size = _validate.integer("input_size", input_size, low=1)
