@@ -41,6 +41,8 @@ def load(seed=0, test_size=0.25, dtype=np.float32):
 
 def shaped(X, model):
     """The flat (N, 64) pixels in the shape `model` (a name in MODELS) reads."""
+    if model not in MODELS:
+        raise ValueError(f"model must be one of {MODELS}, got {model!r}")
     if model == "ConvNet":
         return X.reshape(-1, 1, 8, 8)
     if model in ("RowLSTM", "RowGRU"):
@@ -50,6 +52,8 @@ def shaped(X, model):
 
 def build(model, package, dtype, seed=0):
     """The model `model` from scratch.models or torch_impl.models (package 'scratch' or 'torch')."""
+    if model not in MODELS or package not in ("scratch", "torch"):
+        raise ValueError(f"model must be one of {MODELS} and package 'scratch' or 'torch', got {model!r}, {package!r}")
     if package == "scratch":
         from scratch import models
         kw = dict(dtype=dtype, generator=np.random.default_rng(seed))

@@ -108,6 +108,15 @@ def module_runs(module, x, grad_output, cupy):
     return host, device
 
 
+def assert_runs_equal(host, device):
+    """(output, input gradient, {name: parameter gradient}) of the device run equal to the NumPy run's, bit for bit."""
+    (out, grad_x, grads), (d_out, d_grad_x, d_grads) = host, device
+    assert_device_equal(d_out, out, "output")
+    assert_device_equal(d_grad_x, grad_x, "input gradient")
+    for name in grads:
+        assert_device_equal(d_grads[name], grads[name], name)
+
+
 @DTYPES
 @pytest.mark.parametrize("build", [
     lambda d, dt: snn.Linear(d, 3, dtype=dt), lambda d, dt: snn.Linear(d, 2, bias=False, dtype=dt),
@@ -123,11 +132,7 @@ def test_every_layer_runs_on_the_device_as_on_numpy(cupy, dtype, build, data):
     x = data.draw(hnp.arrays(dtype, shape, elements=st.floats(-3, 3, width=32)), label="x")
     out_shape = module(x).shape
     g = data.draw(hnp.arrays(dtype, out_shape, elements=st.floats(-3, 3, width=32)), label="grad_output")
-    (out, grad_x, grads), (d_out, d_grad_x, d_grads) = module_runs(module, x, g, cupy)
-    assert_device_equal(d_out, out, "output")
-    assert_device_equal(d_grad_x, grad_x, "input gradient")
-    for name in grads:
-        assert_device_equal(d_grads[name], grads[name], name)
+    assert_runs_equal(*module_runs(module, x, g, cupy))
 
 
 @DTYPES
@@ -163,14 +168,10 @@ def test_convolution_and_pooling_run_on_the_device_as_on_numpy(cupy, dtype, data
     layers = [snn.Conv1d, snn.Conv2d, snn.Conv3d][n - 1](c_in, c_out, kernel, **options, dtype=dtype,
                                                            generator=np.random.default_rng(0))
     pool = data.draw(st.sampled_from(["max", "avg", "none"]), label="then a pooling")
-    module = layers if pool == "none" else snn.Sequential(layers, getattr(snn, f"{pool.capitalize()}Pool{n}d")(1, ceil_mode=True))
+    module = layers if pool == "none" else snn.Sequential(layers, getattr(snn, f"{pool.capitalize()}Pool{n}d")(2, ceil_mode=True))
     x = data.draw(hnp.arrays(dtype, shape, elements=st.floats(-3, 3, width=32)), label="x")
     g = data.draw(hnp.arrays(dtype, module(x).shape, elements=st.floats(-3, 3, width=32)), label="grad_output")
-    (out, grad_x, grads), (d_out, d_grad_x, d_grads) = module_runs(module, x, g, cupy)
-    assert_device_equal(d_out, out, "output")
-    assert_device_equal(d_grad_x, grad_x, "input gradient")
-    for name in grads:
-        assert_device_equal(d_grads[name], grads[name], name)
+    assert_runs_equal(*module_runs(module, x, g, cupy))
 
 
 @DTYPES
@@ -208,11 +209,7 @@ def test_recurrent_layers_run_on_the_device_as_on_numpy(cupy, dtype, data):
         g_state = tuple(move(np.ones(a.shape, dtype)) for a in state) if name == "LSTM" else move(np.ones(state.shape, dtype))
         d_x, d_hx = m.backward((move(np.ones(out.shape, dtype)), g_state))
         results.append((out, d_x, {n: p.grad for n, p in m.named_parameters()}))
-    (out, d_x, grads), (d_out, d_d_x, d_grads) = results
-    assert_device_equal(d_out, out, "output")
-    assert_device_equal(d_d_x, d_x, "input gradient")
-    for n in grads:
-        assert_device_equal(d_grads[n], grads[n], n)
+    assert_runs_equal(*results)
 
 
 def run_loss(criterion, x, target, grad_output):

@@ -26,7 +26,7 @@ from scratch import _validate
 from scratch._backend import array_module
 from scratch.nn import _sliding, init
 from scratch.nn.module import Module
-from scratch.nn.parameter import Parameter, accumulate_grad
+from scratch.nn.parameter import Parameter, accumulate_grad, data_of
 
 
 def _tuple(name, value, n, low):
@@ -189,7 +189,7 @@ class _ConvNd(Module):
         name = type(self).__name__
         check_conv(name, input, self.weight.data, self._pads, self.stride, self.dilation, self.groups, self.padding_mode)
         batched = input if input.ndim == self.n + 2 else input[None]  # unbatched: a batch of one
-        out, columns = conv(batched, self.weight.data, _data(self.bias), self.stride, self._pads, self.dilation,
+        out, columns = conv(batched, self.weight.data, data_of(self.bias), self.stride, self._pads, self.dilation,
                             self.groups, self.padding_mode)
         self.save_for_backward(columns, batched.shape, out.shape, input.ndim == self.n + 2)
         return out if input.ndim == self.n + 2 else out[0]
@@ -271,7 +271,3 @@ def _conv_nd(name, n, input, weight, bias, stride, padding, dilation, groups):
     batched = input if input.ndim == n + 2 else input[None]
     out = conv(batched, weight, bias, stride, pads, dilation, groups)[0]
     return out if input.ndim == n + 2 else out[0]
-
-
-def _data(p):
-    return None if p is None else p.data

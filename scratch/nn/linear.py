@@ -7,7 +7,7 @@ from scratch import _validate
 from scratch.nn import functional as F
 from scratch.nn import init
 from scratch.nn.module import Module
-from scratch.nn.parameter import Parameter, accumulate_grad
+from scratch.nn.parameter import Parameter, accumulate_grad, data_of
 
 
 class Linear(Module):
@@ -37,7 +37,7 @@ class Linear(Module):
         """input (*, in) -> (*, out)"""
         _validate.layer_input("Linear", input, (self.in_features,), self.weight.dtype)
         self.save_for_backward(input)  # dL/dW needs x
-        return F.linear(input, self.weight.data, None if self.bias is None else self.bias.data)
+        return F.linear(input, self.weight.data, data_of(self.bias))
 
     def backward(self, grad_output, *, input_grad=True):
         """grad_output (*, out) -> grad_input (*, in); adds dL/dW (out, in) and dL/db (out,) into .grad

@@ -26,7 +26,7 @@ import numpy as np
 from scratch import _validate
 from scratch.nn import functional as F
 from scratch.nn.module import Module
-from scratch.nn.parameter import Parameter, accumulate_grad
+from scratch.nn.parameter import Parameter, accumulate_grad, data_of
 
 
 class _BatchNorm(Module):
@@ -66,8 +66,8 @@ class _BatchNorm(Module):
             self.num_batches_tracked += 1
             factor = 1.0 / int(self.num_batches_tracked) if self.momentum is None else self.momentum  # None: the plain mean
         batch_stats = self.training or not self.track_running_stats  # eval without running stats: the batch's
-        y, x_hat, inv_std = F._batch_norm(input, self.running_mean, self.running_var, _data(self.weight),
-                                          _data(self.bias), batch_stats, factor, self.eps)
+        y, x_hat, inv_std = F._batch_norm(input, self.running_mean, self.running_var, data_of(self.weight),
+                                          data_of(self.bias), batch_stats, factor, self.eps)
         self.save_for_backward(x_hat, inv_std, batch_stats)
         return y
 
@@ -157,7 +157,7 @@ class LayerNorm(Module):
     def forward(self, input):
         """input (*, *normalized_shape) -> the same shape"""
         _validate.layer_input("LayerNorm", input, self.normalized_shape, self.dtype)
-        y, x_hat, inv_std = F._layer_norm(input, self.normalized_shape, _data(self.weight), _data(self.bias), self.eps)
+        y, x_hat, inv_std = F._layer_norm(input, self.normalized_shape, data_of(self.weight), data_of(self.bias), self.eps)
         self.save_for_backward(x_hat, inv_std)
         return y
 
@@ -183,9 +183,6 @@ class LayerNorm(Module):
         return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
                 f"bias={self.bias is not None}")
 
-
-def _data(p):
-    return None if p is None else p.data
 
 
 def _channel_axes(ndim):

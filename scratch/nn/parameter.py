@@ -40,3 +40,8 @@ def accumulate_grad(param, grad):
     """
     grad = grad.astype(param.data.dtype, copy=False)
     param.grad = grad if param.grad is None else param.grad + grad
+
+
+def data_of(param):
+    """param.data, or None for an absent parameter (a layer built with bias=False)."""
+    return None if param is None else param.data

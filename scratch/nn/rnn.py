@@ -30,7 +30,7 @@ from scratch._backend import array_module
 from scratch.nn import functional as F
 from scratch.nn import init
 from scratch.nn.module import Module
-from scratch.nn.parameter import Parameter, accumulate_grad
+from scratch.nn.parameter import Parameter, accumulate_grad, data_of
 
 GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
@@ -177,7 +177,7 @@ class _RNNBase(Module):
 
     def _params(self, layer, suffix):
         get = lambda name: getattr(self, f"{name}_l{layer}{suffix}", None)  # noqa: E731
-        return [_data(get(name)) for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")]
+        return [data_of(get(name)) for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")]
 
     def forward(self, input, hx=None):
         """input (L, N, H_in), or (N, L, H_in) with batch_first, or unbatched (L, H_in);
@@ -431,7 +431,7 @@ class _RNNCellBase(Module):
             checked.append(s if batched else s[None])
         h0, c0 = checked
         out, h, c, cache = _layer_forward(self.mode, x[None], h0, c0 if self.mode == "LSTM" else None,
-                                          self.weight_ih.data, self.weight_hh.data, _data(self.bias_ih), _data(self.bias_hh), None)
+                                          self.weight_ih.data, self.weight_hh.data, data_of(self.bias_ih), data_of(self.bias_hh), None)
         self.save_for_backward(cache, batched, hx is not None)
         h, c = (h, c) if batched else (h[0], None if c is None else c[0])
         return (h, c) if self.mode == "LSTM" else h
@@ -490,7 +490,3 @@ class GRUCell(_RNNCellBase):
 
     def __init__(self, input_size, hidden_size, bias=True, *, dtype=np.float32, generator=None):
         super().__init__("GRU", input_size, hidden_size, bias, dtype=dtype, generator=generator)
-
-
-def _data(p):
-    return None if p is None else p.data
