@@ -247,10 +247,15 @@ def _cuda_graphs(model, X, Y, crit, opt):
         with torch.no_grad(), torch.cuda.graph(forward_graph):
             model(X)
         torch.cuda.synchronize()
-        return forward_graph.replay, step_graph.replay
-    except Exception as exc:  # written without a GPU at hand: a failure must not stop the other timings
+    except Exception as exc:  # a failed capture must not stop the other timings
         print(f"torch-cuda-graph skipped: capture failed: {type(exc).__name__}: {exc}")
         return None
+    # A graph replays its kernels on the addresses it captured and holds no reference to the tensors
+    # behind them: the replays keep the model, the batch, the loss and the optimizer alive, or their
+    # memory returns to the allocator and a replay reads whatever lands there (seen on an H200:
+    # nll_loss's "target out of range" assert, from targets overwritten by another case's tensors).
+    keep = (model, X, Y, crit, opt)
+    return (lambda graph=forward_graph, keep=keep: graph.replay()), (lambda graph=step_graph, keep=keep: graph.replay())
 
 
 def _step_parts(impl, N, d_in, hidden, d_out):

@@ -13,7 +13,7 @@ from scratch import _validate
 from scratch._backend import array_module
 from scratch.nn import Linear, Module
 from scratch.nn.parameter import accumulate_grad
-from scratch.nn import functional as F
+from scratch.nn.activation import relu
 
 
 class SimpleNN(Module):
@@ -30,7 +30,7 @@ class SimpleNN(Module):
 
     def forward(self, x):
         a = self.fc1(x)  # a = x W1^T + b1
-        h = F.relu(a)  # h = max(a, 0)
+        h = relu(a)  # h = max(a, 0)
         return self.fc2(h)  # out = h W2^T + b2   (fc1 keeps x, fc2 keeps h: all backward needs)
 
     def backward(self, grad_output, *, input_grad=True):

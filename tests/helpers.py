@@ -4,11 +4,16 @@ float64: agreement to ~1e-10 relative (DESIGN.md); the atol covers values that s
          come out as rounding noise (1e-10 is still a million times tighter than float32 can do).
 float32: torch.testing's defaults for float32 (rtol 1.3e-6, atol 1e-5).
 """
+import inspect
+
 import numpy as np
 import torch
 
 from scratch._backend import array_module
 from torch_impl import copy_weights  # noqa: F401  (the tests' one way to start twins alike)
+
+# torch 2.13 (pinned here) gives BatchNorm a bias= switch; torch 2.11 (the GPU box's) has none
+TORCH_BATCHNORM_HAS_BIAS = "bias" in inspect.signature(torch.nn.BatchNorm1d.__init__).parameters
 
 TORCH_DTYPE = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
 

@@ -224,3 +224,42 @@ def test_the_normalisation_target_names_each_layer_and_size():
     line = next(t for t in report.targets(rows) if "Normalisation" in t)
     assert line == ("- Normalisation forward + backward <= 1.5x torch CPU: **missed** — BatchNorm2d at 32x64x28x28 1.50x, "
                     "LayerNorm at 32x196x256 3.00x.")
+
+
+def test_cuda_graph_replays_keep_what_the_graph_reads_alive(monkeypatch):
+    """A CUDA graph holds no reference to the tensors it captured: if nothing else does, their memory
+    is reused and a replay reads garbage (on an H200 the first GPU run died on nll_loss's target
+    assert). The capture is run here on the CPU with stand-ins for torch.cuda's graph and stream API,
+    and the replays must keep the model, the batch and the optimizer alive."""
+    import contextlib
+    import gc
+    import weakref
+
+    import torch
+
+    from benchmarks import cases
+
+    replays = []
+
+    class Graph:
+        def replay(self):
+            replays.append(self)
+
+    class Stream:
+        def wait_stream(self, other):
+            pass
+
+    monkeypatch.setattr(torch.cuda, "Stream", Stream)
+    monkeypatch.setattr(torch.cuda, "current_stream", Stream)
+    monkeypatch.setattr(torch.cuda, "stream", lambda s: contextlib.nullcontext())
+    monkeypatch.setattr(torch.cuda, "CUDAGraph", Graph)
+    monkeypatch.setattr(torch.cuda, "graph", lambda g: contextlib.nullcontext())
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda: None)
+    model, X, Y, crit, opt = cases._two_layer_setup("torch-cpu", 4, 3, 5, 2)
+    alive = [weakref.ref(t) for t in (model, X, Y, opt)]
+    forward, step = cases._cuda_graphs(model, X, Y, crit, opt)
+    del model, X, Y, crit, opt
+    gc.collect()
+    assert all(ref() is not None for ref in alive)
+    forward(), step()
+    assert len(replays) == 2 and replays[0] is not replays[1]

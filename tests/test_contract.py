@@ -21,6 +21,7 @@ import torch_impl.gradient_descent
 import torch_impl.models
 import torch_impl.perceptron
 import torch_impl.two_layer as t2
+from tests.helpers import TORCH_BATCHNORM_HAS_BIAS
 
 # Every scratch module, built small, with an input it takes: (name, build, input shape).
 MODULES = [
@@ -297,11 +298,13 @@ def twin_modules():
         torch.nn.Sequential(torch.nn.RNN(3, 4, 2, "relu", False, True, 0.5, True), torch.nn.LSTM(3, 5, proj_size=2),
                             torch.nn.GRU(2, 3), torch.nn.RNNCell(2, 3), torch.nn.LSTMCell(2, 3, bias=False), torch.nn.GRUCell(2, 3),
                             torch.nn.RNNCell(2, 3, nonlinearity="relu"))
+    # BatchNorm's bias= came after torch 2.11 (the GPU box's): there, the case without it
+    no_bias = {"bias": False} if TORCH_BATCHNORM_HAS_BIAS else {}
     yield snn.Sequential(snn.BatchNorm1d(3), snn.BatchNorm2d(4, eps=1e-3, momentum=None, affine=False),
-                         snn.BatchNorm3d(2, track_running_stats=False, bias=False), snn.LayerNorm((2, 3)),
+                         snn.BatchNorm3d(2, track_running_stats=False, **no_bias), snn.LayerNorm((2, 3)),
                          snn.LayerNorm(5, elementwise_affine=False), snn.LayerNorm(4, bias=False)), torch.nn.Sequential(
         torch.nn.BatchNorm1d(3), torch.nn.BatchNorm2d(4, eps=1e-3, momentum=None, affine=False),
-        torch.nn.BatchNorm3d(2, track_running_stats=False, bias=False), torch.nn.LayerNorm((2, 3)),
+        torch.nn.BatchNorm3d(2, track_running_stats=False, **no_bias), torch.nn.LayerNorm((2, 3)),
         torch.nn.LayerNorm(5, elementwise_affine=False), torch.nn.LayerNorm(4, bias=False))
 
 

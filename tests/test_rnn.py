@@ -345,7 +345,12 @@ def test_a_sequence_classifier_trains_identically_for_120_steps(cell, optimizer)
     (lambda: snn.RNN(3, 4), lambda m: m(np.ones((5, 3))), TypeError, r"pass input\.astype\(np\.float32\)"),
     (lambda: snn.RNN(3, 4), lambda m: m(torch.ones(5, 3)), TypeError, r"got a torch\.Tensor for input"),
     (lambda: snn.GRUCell(3, 4), lambda m: m(np.ones((2, 3), np.float32), np.zeros((3, 4), np.float32)), ValueError,
-     r"Expected hx of shape \(2, 4\)"),
+     r"Expected hidden size \(2, 4\) for hx, got \(3, 4\)"),
+    # the cells share the layers' state checker: a float64 state into a float32 cell is refused
+    (lambda: snn.GRUCell(3, 4), lambda m: m(np.ones((2, 3), np.float32), np.zeros((2, 4))), TypeError,
+     r"GRUCell expected hx of dtype float32 \(its weights'\), got float64"),
+    (lambda: snn.LSTMCell(3, 4), lambda m: m(np.ones(3, np.float32), (np.zeros(4, np.float32), np.zeros(4))),
+     TypeError, r"LSTMCell expected cx of dtype float32"),
 ])
 def test_bad_input_is_refused_in_words_and_changes_nothing(build, call, error, match):
     m = build()

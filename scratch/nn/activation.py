@@ -6,8 +6,52 @@ output y for the others (sigmoid' = y (1 - y), tanh' = 1 - y^2: no exp to recomp
 """
 from scratch import _validate
 from scratch._backend import array_module
-from scratch.nn import functional as F
 from scratch.nn.module import Module
+
+
+def relu(input, inplace=False):
+    """max(x, 0), elementwise; NaN stays NaN, as in torch."""
+    if inplace:
+        raise NotImplementedError("inplace=True is not supported by scratch.nn.functional.relu")
+    return array_module(input).maximum(input, 0)  # maximum propagates NaN
+
+
+def sigmoid(input):
+    """1 / (1 + e^-x), computed without overflow: e^-|x| never exceeds 1."""
+    xp = array_module(input)
+    e = xp.exp(-xp.abs(input))
+    return xp.where(input >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def tanh(input):
+    return array_module(input).tanh(input)
+
+
+def _implicit_dim(name, dim):
+    if dim is None:
+        raise NotImplementedError(f"{name}: dim=None (torch's deprecated implicit choice of dim) is not supported: pass dim")
+
+
+def _cast(input, dtype):
+    return input if dtype is None else input.astype(dtype)
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """x - logsumexp(x) along dim: shifting by the max first keeps exp from overflowing."""
+    _implicit_dim("log_softmax", dim)
+    input = _cast(input, dtype)
+    xp = array_module(input)
+    shifted = input - input.max(axis=dim, keepdims=True)
+    return shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """e^x / sum(e^x) along dim, shifted by the max (the ratio is unchanged, exp cannot overflow)."""
+    _implicit_dim("softmax", dim)
+    input = _cast(input, dtype)
+    xp = array_module(input)
+    e = xp.exp(input - input.max(axis=dim, keepdims=True))
+    return e / e.sum(axis=dim, keepdims=True)
 
 
 class ReLU(Module):
@@ -20,7 +64,7 @@ class ReLU(Module):
 
     def forward(self, input):
         self.save_for_backward(_validate.array("ReLU", "input", input))
-        return F.relu(input)
+        return relu(input)
 
     def backward(self, grad_output, *, input_grad=True):
         (x,) = self.saved_tensors
@@ -33,7 +77,7 @@ class Sigmoid(Module):
     """y = 1 / (1 + e^-x).   input (*) -> (*)"""
 
     def forward(self, input):
-        y = F.sigmoid(_validate.array("Sigmoid", "input", input))
+        y = sigmoid(_validate.array("Sigmoid", "input", input))
         self.save_for_backward(y)
         return y
 
@@ -47,7 +91,7 @@ class Tanh(Module):
     """y = tanh(x).   input (*) -> (*)"""
 
     def forward(self, input):
-        y = F.tanh(_validate.array("Tanh", "input", input))
+        y = tanh(_validate.array("Tanh", "input", input))
         self.save_for_backward(y)
         return y
 
@@ -65,7 +109,7 @@ class Softmax(Module):
         self.dim = dim
 
     def forward(self, input):
-        y = F.softmax(_validate.array("Softmax", "input", input), self.dim)
+        y = softmax(_validate.array("Softmax", "input", input), self.dim)
         self.save_for_backward(y)
         return y
 
@@ -89,7 +133,7 @@ class LogSoftmax(Module):
         self.dim = dim
 
     def forward(self, input):
-        y = F.log_softmax(_validate.array("LogSoftmax", "input", input), self.dim)
+        y = log_softmax(_validate.array("LogSoftmax", "input", input), self.dim)
         self.save_for_backward(y)
         return y
 

@@ -24,9 +24,75 @@ import numbers
 import numpy as np
 
 from scratch import _validate
-from scratch.nn import functional as F
+from scratch._backend import array_module
 from scratch.nn.module import Module
 from scratch.nn.parameter import Parameter, accumulate_grad, data_of
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    """Normalise each channel.   input (N, C, *) · running_mean, running_var (C,) or None · weight, bias (C,)
+
+    training (or no running statistics): the batch's mean and biased variance per channel, and the
+    running ones, if given, move towards them in place: r <- momentum * batch + (1 - momentum) * r,
+    with the unbiased variance (torch's update, in its order of operations). Otherwise the running ones.
+    """
+    _validate.array("batch_norm", "input", input)
+    if input.ndim < 2:
+        raise ValueError(f"batch_norm expects input of shape (N, C, *), got {tuple(input.shape)}")
+    for name, a in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
+        if a is not None and tuple(_validate.array("batch_norm", name, a).shape) != (input.shape[1],):
+            raise ValueError(f"batch_norm: {name} must have shape ({input.shape[1]},), one per channel, got {tuple(a.shape)}")
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("batch_norm: pass both running_mean and running_var, or neither")
+    use_batch = training or running_mean is None
+    return _batch_norm(input, running_mean, running_var, weight, bias, use_batch, momentum if training else 0.0, eps)[0]
+
+
+def _batch_norm(input, running_mean, running_var, weight, bias, use_batch, factor, eps):
+    """(y, x_hat, inv_std): the output and what the backward needs; the running statistics move by `factor`."""
+    xp = array_module(input)
+    axes = (0,) + tuple(range(2, input.ndim))  # every axis but the channels'
+    per_channel = (1, -1) + (1,) * (input.ndim - 2)
+    if use_batch:
+        mean = input.mean(axis=axes, keepdims=True)
+        centred = input - mean
+        var = (centred * centred).mean(axis=axes, keepdims=True)  # two-pass: the noise on a large offset survives
+        if running_mean is not None and factor:
+            m = input.size // input.shape[1]
+            running_mean[...] = factor * mean.reshape(-1) + (1 - factor) * running_mean
+            running_var[...] = factor * (var.reshape(-1) * (m / (m - 1))) + (1 - factor) * running_var  # unbiased
+    else:
+        centred = input - running_mean.reshape(per_channel)
+        var = running_var.reshape(per_channel)
+    inv_std = 1 / xp.sqrt(var + eps)
+    x_hat = centred * inv_std
+    y = x_hat * weight.reshape(per_channel) if weight is not None else x_hat
+    return (y + bias.reshape(per_channel) if bias is not None else y), x_hat, inv_std
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalise each sample over its last len(normalized_shape) dimensions.   input (*, *normalized_shape)"""
+    _validate.array("layer_norm", "input", input)
+    normalized_shape = tuple(normalized_shape) if not isinstance(normalized_shape, int) else (normalized_shape,)
+    if tuple(input.shape[input.ndim - len(normalized_shape):]) != normalized_shape or input.ndim < len(normalized_shape):
+        raise ValueError(f"Given normalized_shape={list(normalized_shape)}, expected input with shape "
+                         f"[*, {', '.join(map(str, normalized_shape))}], but got input of size {tuple(input.shape)}")
+    for name, a in (("weight", weight), ("bias", bias)):
+        if a is not None and tuple(_validate.array("layer_norm", name, a).shape) != normalized_shape:
+            raise ValueError(f"layer_norm: {name} must have normalized_shape {normalized_shape}, got {tuple(a.shape)}")
+    return _layer_norm(input, normalized_shape, weight, bias, eps)[0]
+
+
+def _layer_norm(input, normalized_shape, weight, bias, eps):
+    """(y, x_hat, inv_std): the output and what the backward needs."""
+    xp = array_module(input)
+    axes = tuple(range(input.ndim - len(normalized_shape), input.ndim))
+    mean = input.mean(axis=axes, keepdims=True)
+    centred = input - mean
+    inv_std = 1 / xp.sqrt((centred * centred).mean(axis=axes, keepdims=True) + eps)
+    x_hat = centred * inv_std
+    y = x_hat * weight if weight is not None else x_hat
+    return (y + bias if bias is not None else y), x_hat, inv_std
 
 
 class _BatchNorm(Module):
@@ -66,7 +132,7 @@ class _BatchNorm(Module):
             self.num_batches_tracked += 1
             factor = 1.0 / int(self.num_batches_tracked) if self.momentum is None else self.momentum  # None: the plain mean
         batch_stats = self.training or not self.track_running_stats  # eval without running stats: the batch's
-        y, x_hat, inv_std = F._batch_norm(input, self.running_mean, self.running_var, data_of(self.weight),
+        y, x_hat, inv_std = _batch_norm(input, self.running_mean, self.running_var, data_of(self.weight),
                                           data_of(self.bias), batch_stats, factor, self.eps)
         self.save_for_backward(x_hat, inv_std, batch_stats)
         return y
@@ -157,7 +223,7 @@ class LayerNorm(Module):
     def forward(self, input):
         """input (*, *normalized_shape) -> the same shape"""
         _validate.layer_input("LayerNorm", input, self.normalized_shape, self.dtype)
-        y, x_hat, inv_std = F._layer_norm(input, self.normalized_shape, data_of(self.weight), data_of(self.bias), self.eps)
+        y, x_hat, inv_std = _layer_norm(input, self.normalized_shape, data_of(self.weight), data_of(self.bias), self.eps)
         self.save_for_backward(x_hat, inv_std)
         return y
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from scratch import _validate
 from scratch._backend import array_module
-from scratch.nn import functional as F
+from scratch.nn.activation import sigmoid
 from scratch.nn import init
 from scratch.nn.module import Module
 from scratch.nn.parameter import Parameter, accumulate_grad, data_of
@@ -35,104 +35,202 @@ from scratch.nn.parameter import Parameter, accumulate_grad, data_of
 GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
 
-# --- one layer, one direction, the whole sequence: forward and backward
+# --- one step of each cell, its backward written beside it
+#
+# gi is the step's input projection x W_ih^T + b_ih (computed for every step at once by the layer);
+# each step adds gh = h W_hh^T + b_hh, one product for all its gates. Each backward returns the
+# gradients of gi and gh (which the layer stacks over the steps, so that dL/dW_ih, dL/dW_hh and
+# dL/dx are one product each) and of the previous state.
+
+
+def rnn_cell(gi, h, w_hh, b_hh, nonlinearity="tanh"):
+    """h' = tanh(gi + h W_hh^T + b_hh) (or relu).   gi (N, H), h (N, H) -> (h', saved)"""
+    xp = array_module(gi)
+    pre = gi + _project(h, w_hh, b_hh)
+    h_next = xp.tanh(pre) if nonlinearity == "tanh" else xp.maximum(pre, 0)
+    return h_next, (h_next, nonlinearity)
+
+
+def rnn_cell_backward(dh_next, saved, w_hh):
+    """dL/dh' -> (d_gi, d_gh, dL/dh): the pre-activation's gradient is both gi's and gh's."""
+    h_next, nonlinearity = saved
+    if nonlinearity == "tanh":
+        d_pre = dh_next * (1 - h_next * h_next)  # tanh' = 1 - tanh^2
+    else:
+        d_pre = dh_next * (h_next > 0)  # relu' = 1 where h' > 0 (0 at 0, as torch)
+    dh = d_pre @ w_hh  # gh = h W_hh^T  =>  dL/dh = d_gh W_hh
+    return d_pre, d_pre, dh
+
+
+def lstm_cell(gi, h, c, w_hh, b_hh, w_hr=None):
+    """i, f, g, o = split(gi + h W_hh^T + b_hh); c' = f c + i g; h' = o tanh(c') (then W_hr).
+
+    gi (N, 4H), h (N, H_out), c (N, H) -> (h', c', saved); torch's gate order i, f, g, o.
+    """
+    xp = array_module(gi)
+    H = c.shape[1]
+    gates = gi + _project(h, w_hh, b_hh)
+    i = sigmoid(gates[:, 0 * H:1 * H])
+    f = sigmoid(gates[:, 1 * H:2 * H])
+    g_cell = xp.tanh(gates[:, 2 * H:3 * H])  # the candidate cell value
+    o = sigmoid(gates[:, 3 * H:4 * H])
+    c_next = f * c + i * g_cell
+    tanh_c = xp.tanh(c_next)
+    h_tilde = o * tanh_c
+    h_next = h_tilde @ w_hr.T if w_hr is not None else h_tilde  # proj_size: h' = h~ W_hr^T
+    return h_next, c_next, (c, i, f, g_cell, o, tanh_c, h_tilde)
+
+
+def lstm_cell_backward(dh_next, dc_next, saved, w_hh, w_hr=None):
+    """(dL/dh', dL/dc') -> (d_gates: gi's and gh's, dL/dh, dL/dc, dL/dW_hr or None)."""
+    xp = array_module(dh_next)
+    c, i, f, g_cell, o, tanh_c, h_tilde = saved
+    d_w_hr = None
+    if w_hr is not None:
+        # h' = h~ W_hr^T  =>  dL/dW_hr = dh'^T h~,  dL/dh~ = dh' W_hr
+        d_w_hr = dh_next.T @ h_tilde
+        dh_next = dh_next @ w_hr
+    # h~ = o * tanh(c')
+    do = dh_next * tanh_c
+    dc_next = dc_next + dh_next * o * (1 - tanh_c * tanh_c)
+    # c' = f * c + i * g
+    di, df, dg = dc_next * g_cell, dc_next * c, dc_next * i
+    dc = dc_next * f
+    # through the nonlinearities, in torch's order i, f, g, o: sigmoid' = s (1 - s), tanh' = 1 - t^2
+    d_gates = xp.concatenate(
+        [di * i * (1 - i), df * f * (1 - f), dg * (1 - g_cell * g_cell), do * o * (1 - o)], axis=1
+    )
+    dh = d_gates @ w_hh  # gates = gi + h W_hh^T  =>  dL/dh = d_gates W_hh
+    return d_gates, dh, dc, d_w_hr
+
+
+def gru_cell(gi, h, w_hh, b_hh):
+    """r, z = sigmoid(gi_rz + gh_rz); n = tanh(gi_n + r * gh_n); h' = (1 - z) n + z h.
+
+    gi (N, 3H), h (N, H) -> (h', saved); gh_n = h W_hn^T + b_hn, with b_hn inside the r * (torch's).
+    """
+    xp = array_module(gi)
+    H = h.shape[1]
+    gh = _project(h, w_hh, b_hh)
+    r = sigmoid(gi[:, 0 * H:1 * H] + gh[:, 0 * H:1 * H])
+    z = sigmoid(gi[:, 1 * H:2 * H] + gh[:, 1 * H:2 * H])
+    gh_n = gh[:, 2 * H:3 * H]
+    n = xp.tanh(gi[:, 2 * H:3 * H] + r * gh_n)
+    h_next = (1 - z) * n + z * h
+    return h_next, (h, r, z, n, gh_n)
+
+
+def gru_cell_backward(dh_next, saved, w_hh):
+    """dL/dh' -> (d_gi, d_gh, dL/dh)."""
+    xp = array_module(dh_next)
+    h, r, z, n, gh_n = saved
+    # h' = (1 - z) n + z h
+    dn, dz = dh_next * (1 - z), dh_next * (h - n)
+    # n = tanh(gi_n + r * gh_n)
+    dn_pre = dn * (1 - n * n)
+    dr_pre = dn_pre * gh_n * r * (1 - r)
+    # z = sigmoid(gi_z + gh_z),  r = sigmoid(gi_r + gh_r)
+    dz_pre = dz * z * (1 - z)
+    d_gi = xp.concatenate([dr_pre, dz_pre, dn_pre], axis=1)
+    d_gh = xp.concatenate([dr_pre, dz_pre, dn_pre * r], axis=1)  # gh_n is multiplied by r
+    dh = dh_next * z + d_gh @ w_hh  # h reaches h' directly and through gh = h W_hh^T
+    return d_gi, d_gh, dh
+
+
+def _project(h, w_hh, b_hh):
+    """h W_hh^T + b_hh: every gate's share of the state, one product."""
+    return h @ w_hh.T + b_hh if b_hh is not None else h @ w_hh.T
+
+
+# --- one layer, one direction, the whole sequence: the time loop every cell shares
 
 
 def _layer_forward(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr):
-    """x (L, N, in), h0 (N, H_out), c0 (N, H) or None -> (out (L, N, H_out), h_n, c_n, cache for backward)"""
+    """x (L, N, in), h0 (N, H_out), c0 (N, H) or None -> (out (L, N, H_out), h_n, c_n, cache)"""
     xp = array_module(x)
     L, N = x.shape[:2]
-    H = w_hh.shape[1] if w_hr is None else w_hr.shape[1]
     gi = (x.reshape(L * N, -1) @ w_ih.T).reshape(L, N, -1)  # x W_ih^T for every step: one product
     if b_ih is not None:
         gi += b_ih
-    hs, h = [h0], h0
-    cs, c = [c0], c0
-    acts = []  # each step's gate activations, what the backward differentiates
+    h, c, hs, saved = h0, c0, [h0], []
     for t in range(L):
-        gh = h @ w_hh.T + (b_hh if b_hh is not None else 0)  # h W_hh^T + b_hh: every gate in one product
         if mode == "LSTM":
-            gates = gi[t] + gh
-            i, f, o = (F.sigmoid(gates[:, k * H:(k + 1) * H]) for k in (0, 1, 3))
-            g = xp.tanh(gates[:, 2 * H:3 * H])
-            c = f * c + i * g
-            tanh_c = xp.tanh(c)
-            h_tilde = o * tanh_c
-            h = h_tilde @ w_hr.T if w_hr is not None else h_tilde
-            acts.append((i, f, g, o, tanh_c, h_tilde))
-            cs.append(c)
+            h, c, step = lstm_cell(gi[t], h, c, w_hh, b_hh, w_hr)
         elif mode == "GRU":
-            r = F.sigmoid(gi[t][:, :H] + gh[:, :H])
-            z = F.sigmoid(gi[t][:, H:2 * H] + gh[:, H:2 * H])
-            gh_n = gh[:, 2 * H:]  # h W_hn^T + b_hn, which r multiplies
-            n = xp.tanh(gi[t][:, 2 * H:] + r * gh_n)
-            h = (1 - z) * n + z * h
-            acts.append((r, z, n, gh_n))
+            h, step = gru_cell(gi[t], h, w_hh, b_hh)
         else:
-            pre = gi[t] + gh
-            h = xp.tanh(pre) if mode == "RNN_TANH" else xp.maximum(pre, 0)
+            h, step = rnn_cell(gi[t], h, w_hh, b_hh, "tanh" if mode == "RNN_TANH" else "relu")
         hs.append(h)
-    out = xp.stack(hs[1:])
-    return out, h, c, (x, hs, cs, acts)
+        saved.append(step)
+    return xp.stack(hs[1:]), h, c, (x, hs, saved)
 
 
-def _layer_backward(mode, cache, grad_out, grad_h, grad_c, w_ih, w_hh, w_hr, input_grad=True, state_grad=True):
+def _layer_backward(mode, cache, grad_out, grad_h, grad_c, w_ih, w_hh, w_hr, input_grad=True,
+                    state_grad=True):
     """Backpropagation through time for one layer and direction.
 
     grad_out (L, N, H_out): dL/d each step's output; grad_h, grad_c: dL/dh_n, dL/dc_n (or None).
     Returns (dx (L, N, in) or None, dh0, dc0, {name: gradient}) for w_ih, w_hh, b_ih, b_hh, w_hr;
-    dh0 and dc0 are None with state_grad=False (a zero initial state needs none, as autograd skips it).
+    dh0 and dc0 are None with state_grad=False (a zero initial state needs none, as autograd
+    skips it).
     """
     xp = array_module(grad_out)
-    x, hs, cs, acts = cache
+    x, hs, saved = cache
     L, N = x.shape[:2]
-    H = w_hh.shape[1] if w_hr is None else w_hr.shape[1]
     dh = xp.zeros_like(hs[0]) if grad_h is None else grad_h
-    dc = None if mode != "LSTM" else (xp.zeros_like(cs[0]) if grad_c is None else grad_c)
-    d_gi, d_gh = [None] * L, [None] * L  # dL/d(x W_ih^T + b_ih) and dL/d(h W_hh^T + b_hh), per step
+    dc = None
+    if mode == "LSTM":
+        dc = xp.zeros_like(saved[0][0]) if grad_c is None else grad_c
+    d_gi, d_gh = [None] * L, [None] * L
     d_w_hr = 0
     for t in reversed(range(L)):
         dh = dh + grad_out[t]  # the step's output feeds the loss and the next step
         if mode == "LSTM":
-            i, f, g, o, tanh_c, h_tilde = acts[t]
-            if w_hr is not None:  # h = h~ W_hr^T  =>  dL/dW_hr += dh^T h~,  dL/dh~ = dh W_hr
-                d_w_hr = d_w_hr + dh.T @ h_tilde
-                dh = dh @ w_hr
-            # h~ = o * tanh(c)  =>  do = dh~ tanh(c),  dc += dh~ o (1 - tanh(c)^2)
-            do = dh * tanh_c
-            dc = dc + dh * o * (1 - tanh_c * tanh_c)
-            # c = f * c_prev + i * g  =>  di = dc g,  df = dc c_prev,  dg = dc i,  dc_prev = dc f
-            di, df, dg = dc * g, dc * cs[t], dc * i
-            dc = dc * f
-            # through the nonlinearities: sigmoid' = s (1 - s), tanh' = 1 - t^2; torch's order i, f, g, o
-            d_gates = xp.concatenate([di * i * (1 - i), df * f * (1 - f), dg * (1 - g * g), do * o * (1 - o)], axis=1)
+            d_gates, dh, dc, d_w_hr_t = lstm_cell_backward(dh, dc, saved[t], w_hh, w_hr)
             d_gi[t] = d_gh[t] = d_gates
-            dh = 0  # h_prev reaches the loss only through the gates
+            if w_hr is not None:
+                d_w_hr = d_w_hr + d_w_hr_t
         elif mode == "GRU":
-            r, z, n, gh_n = acts[t]
-            # h = (1 - z) n + z h_prev  =>  dn = dh (1 - z),  dz = dh (h_prev - n),  dh_prev gets dh z
-            dn, dz = dh * (1 - z), dh * (hs[t] - n)
-            # n = tanh(gi_n + r * gh_n)  =>  d(n's pre-activation) = dn (1 - n^2); dr = that * gh_n
-            dn_pre = dn * (1 - n * n)
-            dr_pre, dz_pre = dn_pre * gh_n * r * (1 - r), dz * z * (1 - z)
-            d_gi[t] = xp.concatenate([dr_pre, dz_pre, dn_pre], axis=1)
-            d_gh[t] = xp.concatenate([dr_pre, dz_pre, dn_pre * r], axis=1)  # gh_n is multiplied by r
-            dh = dh * z
+            d_gi[t], d_gh[t], dh = gru_cell_backward(dh, saved[t], w_hh)
         else:
-            h = hs[t + 1]
-            # h = tanh(pre): pre' = 1 - h^2;  h = relu(pre): 1 where h > 0 (0 at 0, as torch)
-            d_pre = dh * (1 - h * h) if mode == "RNN_TANH" else dh * (h > 0)
-            d_gi[t] = d_gh[t] = d_pre
-            dh = 0
-        if t > 0 or state_grad:
-            dh = dh + d_gh[t] @ w_hh  # gh = h_prev W_hh^T  =>  dL/dh_prev += d_gh W_hh
-    # every step at once: stack the steps' gate gradients, then one product per parameter
-    d_gi, d_gh = xp.stack(d_gi).reshape(L * N, -1), xp.stack(d_gh).reshape(L * N, -1)
-    grads = {"w_ih": d_gi.T @ x.reshape(L * N, -1),  # dL/dW_ih = sum_t d_gi_t^T x_t
-             "w_hh": d_gh.T @ xp.stack(hs[:-1]).reshape(L * N, -1),  # dL/dW_hh = sum_t d_gh_t^T h_{t-1}
-             "b_ih": d_gi.sum(axis=0), "b_hh": d_gh.sum(axis=0), "w_hr": d_w_hr}
-    dx = (d_gi @ w_ih).reshape(L, N, -1) if input_grad else None  # dL/dx_t = d_gi_t W_ih
+            d_gi[t], d_gh[t], dh = rnn_cell_backward(dh, saved[t], w_hh)
+    grads = _weight_grads(xp.stack(d_gi), xp.stack(d_gh), x, xp.stack(hs[:-1]))
+    grads["w_hr"] = d_w_hr
+    dx = None
+    if input_grad:
+        # dL/dx_t = d_gi_t W_ih, every step in one product
+        dx = (xp.stack(d_gi).reshape(L * N, -1) @ w_ih).reshape(L, N, -1)
     return dx, dh if state_grad else None, dc if state_grad else None, grads
+
+
+def _weight_grads(d_gi, d_gh, x, h_prev):
+    """d_gi, d_gh (L, N, gates), x (L, N, in), h_prev (L, N, H_out) -> the gradients of W_ih, W_hh,
+    b_ih, b_hh, summed over every step and sample in one product each."""
+    L, N = x.shape[:2]
+    d_gi, d_gh = d_gi.reshape(L * N, -1), d_gh.reshape(L * N, -1)
+    return {
+        "w_ih": d_gi.T @ x.reshape(L * N, -1),  # dL/dW_ih = sum_t d_gi_t^T x_t
+        "w_hh": d_gh.T @ h_prev.reshape(L * N, -1),  # dL/dW_hh = sum_t d_gh_t^T h_{t-1}
+        "b_ih": d_gi.sum(axis=0),
+        "b_hh": d_gh.sum(axis=0),
+    }
+
+
+def _check_state(owner, what, state, shape, batched, dtype, axis):
+    """A given state (h0, c0, hx, cx), checked for the layers and the cells alike: an array of
+    `shape` (without its batch axis `axis` when unbatched) and of the weights' dtype. Returns it
+    with the batch axis."""
+    _validate.array(owner, what, state)
+    expected = shape if batched else shape[:axis] + shape[axis + 1:]
+    if tuple(state.shape) != expected:
+        raise ValueError(f"{owner}: Expected hidden size {expected} for {what}, "
+                         f"got {tuple(state.shape)}")
+    if state.dtype != dtype:
+        raise TypeError(f"{owner} expected {what} of dtype {dtype} (its weights'), got "
+                        f"{state.dtype}: pass {what}.astype(np.{dtype})")
+    if batched:
+        return state
+    return state[None] if axis == 0 else state[:, None]
 
 
 # --- the modules
@@ -323,19 +421,13 @@ class _RNNBase(Module):
                 h0, c0 = hx
             else:
                 h0 = hx
-            h0 = self._check_state("h0" if self.mode == "LSTM" else "hx", h0, (self.num_layers * D, N, self.proj_size or self.hidden_size), batched, dtype)
+            h_out = self.proj_size or self.hidden_size
+            h0 = _check_state(name, "h0" if self.mode == "LSTM" else "hx", h0,
+                              (self.num_layers * D, N, h_out), batched, dtype, axis=1)
             if c0 is not None:
-                c0 = self._check_state("c0", c0, (self.num_layers * D, N, self.hidden_size), batched, dtype)
+                c0 = _check_state(name, "c0", c0, (self.num_layers * D, N, self.hidden_size),
+                                  batched, dtype, axis=1)
         return x, h0, c0, batched
-
-    def _check_state(self, what, state, shape, batched, dtype):
-        _validate.array(type(self).__name__, what, state)
-        expected = shape if batched else (shape[0], shape[2])
-        if tuple(state.shape) != expected:
-            raise ValueError(f"{type(self).__name__}: Expected hidden size {expected} for {what}, got {tuple(state.shape)}")
-        if state.dtype != dtype:
-            raise TypeError(f"{type(self).__name__} expected {what} of dtype {dtype}, got {state.dtype}")
-        return state if batched else state[:, None]
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"
@@ -408,56 +500,85 @@ class _RNNCellBase(Module):
             self.bias_ih = self.bias_hh = None
 
     def forward(self, input, hx=None):
-        """input (N, H_in) or (H_in,); hx (N, H) or (H,) (LSTMCell: (h, c)) or None -> h' (LSTMCell: (h', c'))"""
-        name = type(self).__name__
+        """input (N, H_in) or (H_in,); hx (N, H) or (H,) (LSTMCell: (h, c)) or None -> h'
+        (LSTMCell: (h', c'))"""
         xp = array_module(input)
-        _validate.layer_input(name, input, (self.input_size,), self.weight_ih.dtype)
+        name, dtype = type(self).__name__, self.weight_ih.dtype
+        _validate.layer_input(name, input, (self.input_size,), dtype)
         if input.ndim not in (1, 2):
             raise ValueError(f"{name}: Expected input to be 1D or 2D, got {input.ndim}D instead")
         batched = input.ndim == 2
         x = input if batched else input[None]
-        shape = (x.shape[0], self.hidden_size)
-        states = hx if (self.mode == "LSTM" and hx is not None) else (hx, None)
-        if self.mode == "LSTM" and hx is not None and not (isinstance(hx, tuple) and len(hx) == 2):
-            raise TypeError("LSTMCell expects hx as a tuple (h, c)")
-        checked = []
-        for what, s in zip(("hx", "cx"), states):
-            if s is None:
-                checked.append(xp.zeros(shape, dtype=x.dtype))
-                continue
-            _validate.array(name, what, s)
-            if tuple(s.shape) != (shape if batched else shape[1:]):
-                raise ValueError(f"{name}: Expected {what} of shape {shape if batched else shape[1:]}, got {tuple(s.shape)}")
-            checked.append(s if batched else s[None])
-        h0, c0 = checked
-        out, h, c, cache = _layer_forward(self.mode, x[None], h0, c0 if self.mode == "LSTM" else None,
-                                          self.weight_ih.data, self.weight_hh.data, data_of(self.bias_ih), data_of(self.bias_hh), None)
-        self.save_for_backward(cache, batched, hx is not None)
+        h_prev, c = self._check_hx(hx, (x.shape[0], self.hidden_size), batched, dtype, xp)
+        h = h_prev
+        w_ih, w_hh, b_ih, b_hh = self._params()
+        gi = x @ w_ih.T + b_ih if b_ih is not None else x @ w_ih.T
+        if self.mode == "LSTM":
+            h, c, step = lstm_cell(gi, h, c, w_hh, b_hh)
+        elif self.mode == "GRU":
+            h, step = gru_cell(gi, h, w_hh, b_hh)
+        else:
+            h, step = rnn_cell(gi, h, w_hh, b_hh, self.nonlinearity)
+        self.save_for_backward(x, h_prev, step, batched, hx is not None)
         h, c = (h, c) if batched else (h[0], None if c is None else c[0])
         return (h, c) if self.mode == "LSTM" else h
 
     def backward(self, grad_output, *, input_grad=True):
-        """grad_output = dL/dh' (LSTMCell: (dL/dh', dL/dc'), either None) -> (dL/dinput, dL/dhx) — LSTMCell:
-        (dL/dinput, (dL/dh, dL/dc)) — with None for an hx that forward was not given."""
-        cache, batched, had_hx = self.saved_tensors
-        dtype = cache[0].dtype
-        grads_in = grad_output if self.mode == "LSTM" else (grad_output, None)
+        """grad_output = dL/dh' (LSTMCell: (dL/dh', dL/dc'), either None) -> (dL/dinput, dL/dhx)
+        (LSTMCell: (dL/dinput, (dL/dh, dL/dc))), with None for an hx forward was not given."""
+        x, h_prev, step, batched, had_hx = self.saved_tensors
+        xp = array_module(x)
         if self.mode == "LSTM" and not (isinstance(grad_output, tuple) and len(grad_output) == 2):
-            raise ValueError("LSTMCell.backward takes (grad_h, grad_c), either None, as forward returned (h, c)")
-        shape = (cache[0].shape[1], self.hidden_size)
-        g = [None if a is None else self.grad_like(a, shape if batched else shape[1:], dtype) for a in grads_in]
-        g = [a if a is None or batched else a[None] for a in g]  # unbatched: a batch of one
-        dx, dh, dc, grads = _layer_backward(self.mode, cache, array_module(cache[0]).zeros((1,) + shape, dtype=dtype),
-                                            g[0], g[1], self.weight_ih.data, self.weight_hh.data, None, input_grad, had_hx)
-        for name, key in (("weight_ih", "w_ih"), ("weight_hh", "w_hh"), ("bias_ih", "b_ih"), ("bias_hh", "b_hh")):
+            raise ValueError("LSTMCell.backward takes (grad_h, grad_c), either None, as forward "
+                             "returned (h, c)")
+        shape = (x.shape[0], self.hidden_size)
+        grads = grad_output if self.mode == "LSTM" else (grad_output, None)
+        dh_next, dc_next = (
+            xp.zeros(shape, dtype=x.dtype) if g is None
+            else self.grad_like(g, shape if batched else shape[1:], x.dtype).reshape(shape)
+            for g in grads
+        )
+        w_ih, w_hh, _, _ = self._params()
+        dc = None
+        if self.mode == "LSTM":
+            d_gi, dh, dc, _ = lstm_cell_backward(dh_next, dc_next, step, w_hh)
+            d_gh = d_gi
+        elif self.mode == "GRU":
+            d_gi, d_gh, dh = gru_cell_backward(dh_next, step, w_hh)
+        else:
+            d_gi, d_gh, dh = rnn_cell_backward(dh_next, step, w_hh)
+        weight_grads = _weight_grads(d_gi[None], d_gh[None], x[None], h_prev[None])
+        for name, key in (("weight_ih", "w_ih"), ("weight_hh", "w_hh"), ("bias_ih", "b_ih"),
+                          ("bias_hh", "b_hh")):
             if getattr(self, name) is not None:
-                accumulate_grad(getattr(self, name), grads[key])
-        dx = None if dx is None else (dx[0] if batched else dx[0, 0])
+                accumulate_grad(getattr(self, name), weight_grads[key])
+        dx = None
+        if input_grad:
+            dx = d_gi @ w_ih  # gi = x W_ih^T + b_ih  =>  dL/dx = d_gi W_ih
+            dx = dx if batched else dx[0]
         if not had_hx:
             return dx, None
         dh, dc = (dh, dc) if batched else (dh[0], None if dc is None else dc[0])
         return dx, ((dh, dc) if self.mode == "LSTM" else dh)
 
+    def _params(self):
+        return (self.weight_ih.data, self.weight_hh.data, data_of(self.bias_ih),
+                data_of(self.bias_hh))
+
+    def _check_hx(self, hx, shape, batched, dtype, xp):
+        """(h, c) in (N, H) layout, zeros where not given (c None but for LSTMCell)."""
+        name = type(self).__name__
+        if self.mode == "LSTM" and hx is not None and not (isinstance(hx, tuple) and len(hx) == 2):
+            raise TypeError("LSTMCell expects hx as a tuple (h, c)")
+        states = hx if (self.mode == "LSTM" and hx is not None) else (hx, None)
+        checked = []
+        for what, state in zip(("hx", "cx"), states, strict=True):
+            if state is None:
+                zeros = self.mode == "LSTM" or what == "hx"
+                checked.append(xp.zeros(shape, dtype=dtype) if zeros else None)
+            else:
+                checked.append(_check_state(name, what, state, shape, batched, dtype, axis=0))
+        return checked
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"
         if self.bias is not True:
