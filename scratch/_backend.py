@@ -15,3 +15,11 @@ def array_module(*arrays):
 
             return cupy
     return np
+
+
+def sum_rows(a):
+    """a (N, M) -> (M,): the sum over the rows (a bias's gradient over a batch), as accurate as
+    torch's. NumPy sums pairwise (rounding error ~ log2(N) eps) only along a contiguous axis; down
+    the rows of a C-ordered matrix it adds one row at a time (error ~ N eps: 2.7e-6 relative for
+    216 equal float32 values, past torch.testing's rtol). The transposed copy costs one pass."""
+    return array_module(a).ascontiguousarray(a.T).sum(axis=1)

@@ -1,31 +1,32 @@
-"""The models trained on real handwritten digits (8x8 images, 10 classes), built from scratch.nn's layers.
-Twin: `torch_impl/models.py`, the same names, attributes and order, so weights copy across.
+"""The models trained on real handwritten digits (8x8 images, 10 classes), from scratch.nn.
+Twin: torch_impl/models.py, with the same names, attributes and order, so weights copy across.
 
-    MLP           x (N, 64)      fc1 -> ReLU -> fc2                       the notes' SimpleNN shape (docs/notes.md §3)
-    ConvNet       x (N, 1, 8, 8) conv1 -> bn1 -> ReLU -> pool -> conv2 -> ReLU -> flatten -> fc
-    RowLSTM       x (N, 8, 8)    reads a digit row by row (an LSTM, or a GRU), then fc on the last state
-    LayerNormMLP  x (N, 64)      fc1 -> norm -> ReLU -> fc2
+    MLP           x (N, 64)       fc1 -> ReLU -> fc2     (the notes' SimpleNN shape, docs/notes.md §3)
+    ConvNet       x (N, 1, 8, 8)  conv1 -> bn1 -> ReLU -> pool -> conv2 -> ReLU -> flatten -> fc
+    RowLSTM       x (N, 8, 8)     reads a digit row by row (an LSTM, or a GRU), fc on the last state
+    LayerNormMLP  x (N, 64)       fc1 -> norm -> ReLU -> fc2
 
-Each forward is its layers in order; each backward is the same layers in reverse, each turning
-dL/d(its output) into dL/d(its input): the chain rule, one line a layer.
+Each forward is its layers in order. The backward is the same layers in reverse, each turning
+dL/d(its output) into dL/d(its input): the chain rule, one line a layer. The scratch twin writes
+it; autograd derives it for the torch twin.
 """
 import numpy as np
 
 from scratch._backend import array_module
-from scratch.nn import (GRU, LSTM, BatchNorm2d, Conv2d, Flatten, LayerNorm, Linear, MaxPool2d, Module, ReLU)
+from scratch import nn
 
 PIXELS, ROWS, CLASSES = 64, 8, 10
 
 
-class MLP(Module):
+class MLP(nn.Module):
     """(N, 64) -> (N, 10) logits."""
 
     def __init__(self, hidden_dim=64, *, dtype=np.float32, generator=None):
         super().__init__()
-        generator = np.random.default_rng() if generator is None else generator
-        self.fc1 = Linear(PIXELS, hidden_dim, dtype=dtype, generator=generator)
-        self.relu = ReLU()
-        self.fc2 = Linear(hidden_dim, CLASSES, dtype=dtype, generator=generator)
+        kw = dict(dtype=dtype, generator=generator)
+        self.fc1 = nn.Linear(PIXELS, hidden_dim, **kw)
+        self.relu = nn.ReLU()
+        self.fc2 = nn.Linear(hidden_dim, CLASSES, **kw)
 
     def forward(self, x):
         return self.fc2(self.relu(self.fc1(x)))
@@ -36,20 +37,20 @@ class MLP(Module):
         return self.fc1.backward(g, input_grad=input_grad)
 
 
-class ConvNet(Module):
+class ConvNet(nn.Module):
     """(N, 1, 8, 8) -> (N, 10) logits: 8x8 -conv1(pad 1)-> 8x8 -pool-> 4x4 -conv2-> 2x2 -> 16 * 4 features."""
 
     def __init__(self, channels=8, *, dtype=np.float32, generator=None):
         super().__init__()
-        generator = np.random.default_rng() if generator is None else generator
-        self.conv1 = Conv2d(1, channels, 3, padding=1, dtype=dtype, generator=generator)
-        self.bn1 = BatchNorm2d(channels, dtype=dtype)
-        self.relu1 = ReLU()
-        self.pool = MaxPool2d(2)
-        self.conv2 = Conv2d(channels, 2 * channels, 3, dtype=dtype, generator=generator)
-        self.relu2 = ReLU()
-        self.flatten = Flatten()
-        self.fc = Linear(2 * channels * 2 * 2, CLASSES, dtype=dtype, generator=generator)
+        kw = dict(dtype=dtype, generator=generator)
+        self.conv1 = nn.Conv2d(1, channels, 3, padding=1, **kw)
+        self.bn1 = nn.BatchNorm2d(channels, dtype=dtype)
+        self.relu1 = nn.ReLU()
+        self.pool = nn.MaxPool2d(2)
+        self.conv2 = nn.Conv2d(channels, 2 * channels, 3, **kw)
+        self.relu2 = nn.ReLU()
+        self.flatten = nn.Flatten()
+        self.fc = nn.Linear(2 * channels * 2 * 2, CLASSES, **kw)
 
     def forward(self, x):
         x = self.pool(self.relu1(self.bn1(self.conv1(x))))
@@ -62,17 +63,17 @@ class ConvNet(Module):
         return self.conv1.backward(g, input_grad=input_grad)
 
 
-class RowLSTM(Module):
+class RowLSTM(nn.Module):
     """(N, 8, 8) -> (N, 10) logits: the 8 rows are a sequence of 8 steps of 8 pixels; cell 'LSTM' or 'GRU'."""
 
     def __init__(self, hidden_size=64, cell="LSTM", *, dtype=np.float32, generator=None):
         super().__init__()
-        generator = np.random.default_rng() if generator is None else generator
+        kw = dict(dtype=dtype, generator=generator)
         if cell not in ("LSTM", "GRU"):
             raise ValueError(f"cell must be 'LSTM' or 'GRU', got {cell!r}")
         self.cell = cell
-        self.rnn = (LSTM if cell == "LSTM" else GRU)(ROWS, hidden_size, batch_first=True, dtype=dtype, generator=generator)
-        self.fc = Linear(hidden_size, CLASSES, dtype=dtype, generator=generator)
+        self.rnn = (nn.LSTM if cell == "LSTM" else nn.GRU)(ROWS, hidden_size, batch_first=True, **kw)
+        self.fc = nn.Linear(hidden_size, CLASSES, **kw)
 
     def forward(self, x):
         out, _ = self.rnn(x)  # (N, 8, hidden): the state after each row
@@ -86,16 +87,16 @@ class RowLSTM(Module):
         return self.rnn.backward((grad_out, None), input_grad=input_grad)[0]
 
 
-class LayerNormMLP(Module):
+class LayerNormMLP(nn.Module):
     """(N, 64) -> (N, 10) logits, the hidden layer normalised per sample."""
 
     def __init__(self, hidden_dim=64, *, dtype=np.float32, generator=None):
         super().__init__()
-        generator = np.random.default_rng() if generator is None else generator
-        self.fc1 = Linear(PIXELS, hidden_dim, dtype=dtype, generator=generator)
-        self.norm = LayerNorm(hidden_dim, dtype=dtype)
-        self.relu = ReLU()
-        self.fc2 = Linear(hidden_dim, CLASSES, dtype=dtype, generator=generator)
+        kw = dict(dtype=dtype, generator=generator)
+        self.fc1 = nn.Linear(PIXELS, hidden_dim, **kw)
+        self.norm = nn.LayerNorm(hidden_dim, dtype=dtype)
+        self.relu = nn.ReLU()
+        self.fc2 = nn.Linear(hidden_dim, CLASSES, **kw)
 
     def forward(self, x):
         return self.fc2(self.relu(self.norm(self.fc1(x))))

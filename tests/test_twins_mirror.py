@@ -54,3 +54,60 @@ def test_scratch_imports_and_runs_with_torch_unavailable():
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "ok 50"
+
+
+# --- twin diffs that show only the math
+#
+# For each pair, the lines `diff` shows outside the bodies that *are* the difference: the backward
+# scratch writes by hand (autograd's, in the torch twin), the gradient written against autograd,
+# and each twin's own array type at the edge (NumPy/CuPy arrays or tensors; the torch twin also
+# reads .pt files). What is left is the import lines, the sentence that names the twin and the
+# steps that differ (a hand-written update against an optimizer's). The budget is each pair's
+# count when it was set (README: "twin diffs"), so that a change which makes them drift apart
+# fails here and says where.
+THE_DIFFERENCE = {
+    "gradient_descent.py": {"gradient", "_start"},
+    "perceptron.py": {"Perceptron.backward", "_host", "_on_model", "_finite"},
+    "two_layer.py": {"SimpleNN.backward", "SimpleNN._as_matrices", "save_weights", "load_weights",
+                     "_check_data", "_on_device"},
+    "models.py": {"MLP.backward", "ConvNet.backward", "RowLSTM.backward", "LayerNormMLP.backward"},
+}
+DIFF_BUDGET = {"gradient_descent.py": 48, "perceptron.py": 29, "two_layer.py": 21, "models.py": 30}
+
+
+def without_the_difference(path, names):
+    """The file's lines, less those of the functions and methods named (Class.method or function)."""
+    import ast
+
+    lines = path.read_text().splitlines()
+    drop = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef) and f"{node.name}.{item.name}" in names:
+                    drop.update(range(item.lineno - 1 - len(item.decorator_list), item.end_lineno))
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.FunctionDef) and node.name in names:
+            drop.update(range(node.lineno - 1, node.end_lineno))
+    for i in sorted(drop):  # and the blank line that led into each dropped definition
+        if i - 1 not in drop and i - 1 >= 0 and not lines[i - 1].strip():
+            drop.add(i - 1)
+    return [line for i, line in enumerate(lines) if i not in drop]
+
+
+def diff_size(name):
+    import difflib
+
+    s = without_the_difference(ROOT / "scratch" / name, THE_DIFFERENCE[name])
+    t = without_the_difference(ROOT / "torch_impl" / name, THE_DIFFERENCE[name])
+    changed = [line for line in difflib.unified_diff(s, t, lineterm="", n=0)
+               if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+    return len(changed), changed
+
+
+def test_twin_diffs_show_only_the_math():
+    assert set(THE_DIFFERENCE) == set(TWINS)
+    for name in TWINS:
+        size, changed = diff_size(name)
+        assert size <= DIFF_BUDGET[name], (f"{name}: {size} lines differ outside the math "
+                                           f"(budget {DIFF_BUDGET[name]}):\n" + "\n".join(changed))

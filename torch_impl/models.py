@@ -1,12 +1,14 @@
-"""The models trained on real handwritten digits (8x8 images, 10 classes), built from torch.nn's layers.
-Twin: `scratch/models.py`, the same names, attributes and order, so weights copy across.
+"""The models trained on real handwritten digits (8x8 images, 10 classes), from torch.nn.
+Twin: scratch/models.py, with the same names, attributes and order, so weights copy across.
 
-    MLP           x (N, 64)      fc1 -> ReLU -> fc2                       the notes' SimpleNN shape (docs/notes.md §3)
-    ConvNet       x (N, 1, 8, 8) conv1 -> bn1 -> ReLU -> pool -> conv2 -> ReLU -> flatten -> fc
-    RowLSTM       x (N, 8, 8)    reads a digit row by row (an LSTM, or a GRU), then fc on the last state
-    LayerNormMLP  x (N, 64)      fc1 -> norm -> ReLU -> fc2
+    MLP           x (N, 64)       fc1 -> ReLU -> fc2     (the notes' SimpleNN shape, docs/notes.md §3)
+    ConvNet       x (N, 1, 8, 8)  conv1 -> bn1 -> ReLU -> pool -> conv2 -> ReLU -> flatten -> fc
+    RowLSTM       x (N, 8, 8)     reads a digit row by row (an LSTM, or a GRU), fc on the last state
+    LayerNormMLP  x (N, 64)       fc1 -> norm -> ReLU -> fc2
 
-Each forward is the scratch twin's, line for line; autograd derives the backward the scratch twin writes.
+Each forward is its layers in order. The backward is the same layers in reverse, each turning
+dL/d(its output) into dL/d(its input): the chain rule, one line a layer. The scratch twin writes
+it; autograd derives it for the torch twin.
 """
 from torch import nn
 
@@ -18,9 +20,10 @@ class MLP(nn.Module):
 
     def __init__(self, hidden_dim=64, *, dtype=None, device=None):
         super().__init__()
-        self.fc1 = nn.Linear(PIXELS, hidden_dim, dtype=dtype, device=device)
+        kw = dict(dtype=dtype, device=device)
+        self.fc1 = nn.Linear(PIXELS, hidden_dim, **kw)
         self.relu = nn.ReLU()
-        self.fc2 = nn.Linear(hidden_dim, CLASSES, dtype=dtype, device=device)
+        self.fc2 = nn.Linear(hidden_dim, CLASSES, **kw)
 
     def forward(self, x):
         return self.fc2(self.relu(self.fc1(x)))
@@ -51,11 +54,12 @@ class RowLSTM(nn.Module):
 
     def __init__(self, hidden_size=64, cell="LSTM", *, dtype=None, device=None):
         super().__init__()
+        kw = dict(dtype=dtype, device=device)
         if cell not in ("LSTM", "GRU"):
             raise ValueError(f"cell must be 'LSTM' or 'GRU', got {cell!r}")
         self.cell = cell
-        self.rnn = (nn.LSTM if cell == "LSTM" else nn.GRU)(ROWS, hidden_size, batch_first=True, dtype=dtype, device=device)
-        self.fc = nn.Linear(hidden_size, CLASSES, dtype=dtype, device=device)
+        self.rnn = (nn.LSTM if cell == "LSTM" else nn.GRU)(ROWS, hidden_size, batch_first=True, **kw)
+        self.fc = nn.Linear(hidden_size, CLASSES, **kw)
 
     def forward(self, x):
         out, _ = self.rnn(x)  # (N, 8, hidden): the state after each row
@@ -67,10 +71,11 @@ class LayerNormMLP(nn.Module):
 
     def __init__(self, hidden_dim=64, *, dtype=None, device=None):
         super().__init__()
-        self.fc1 = nn.Linear(PIXELS, hidden_dim, dtype=dtype, device=device)
-        self.norm = nn.LayerNorm(hidden_dim, dtype=dtype, device=device)
+        kw = dict(dtype=dtype, device=device)
+        self.fc1 = nn.Linear(PIXELS, hidden_dim, **kw)
+        self.norm = nn.LayerNorm(hidden_dim, **kw)
         self.relu = nn.ReLU()
-        self.fc2 = nn.Linear(hidden_dim, CLASSES, dtype=dtype, device=device)
+        self.fc2 = nn.Linear(hidden_dim, CLASSES, **kw)
 
     def forward(self, x):
         return self.fc2(self.relu(self.norm(self.fc1(x))))

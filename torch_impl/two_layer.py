@@ -1,24 +1,27 @@
-"""The two-layer network with torch (docs/notes.md §3). Twin: `scratch/two_layer.py`.
+"""The two-layer network with manual backprop (docs/notes.md §3), with torch.
+Twin: scratch/two_layer.py, where the backward is written out; here autograd derives it.
 
     x (N, in) --fc1--> a (N, hidden) --ReLU--> h (N, hidden) --fc2--> out (N, out)
 
-The notes' model, unchanged but for its docstring (the output is (batch_size, output_dim), not
-input_dim). There is no backward method: autograd derives the one the scratch twin writes out.
+The forward pass is the notes' `fc2(relu(fc1(x)))`. The backward pass is what autograd derives
+for the torch twin and what the scratch twin writes out: the chain rule applied from the output
+back, each gradient next to the derivative it comes from. Where this departs from the notes:
+their docstring says the output is (batch_size, input_dim); it is (batch_size, output_dim).
 """
-from pathlib import Path
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from scratch import _validate
+from scratch._twins import training_settings
 
 
 class SimpleNN(nn.Module):
     """input (N, input_dim) or (input_dim,) -> (N, output_dim) or (output_dim,)
 
-    fc1: weight (hidden_dim, input_dim) · bias (hidden_dim,);  fc2: weight (output_dim, hidden_dim) · bias (output_dim,)
+    fc1: weight (hidden_dim, input_dim), bias (hidden_dim,)
+    fc2: weight (output_dim, hidden_dim), bias (output_dim,)
     """
 
     def __init__(self, input_dim, hidden_dim, output_dim, *, dtype=None, device=None):
@@ -36,18 +39,15 @@ def train(model, inputs, targets, criterion, optimizer, epochs=1, batch_size=32,
     """Mini-batch training; returns the loss of every step, in order, as a list of floats.
 
     inputs (n, input_dim) · targets: what `criterion` takes for n samples. Each epoch visits the
-    samples in the order np.random.default_rng(seed) permutes them — the scratch twin draws the
-    same order — in batches of batch_size (the last may be smaller).
+    samples in the order np.random.default_rng(seed) permutes them (the other twin draws the
+    same order), in batches of batch_size (the last may be smaller).
     """
-    epochs = _validate.integer("epochs", epochs, low=1)
-    batch_size = _validate.integer("batch_size", batch_size, low=1)
-    _validate.tensor("train", "inputs", inputs)
-    _validate.tensor("train", "targets", targets)
-    n = _validate.sample_count(inputs, targets)
+    _check_data(inputs, targets)
+    epochs, batch_size, n = training_settings(epochs, batch_size, inputs, targets)
     order = np.random.default_rng(seed)
     losses = []
     for _ in range(epochs):
-        permutation = torch.from_numpy(order.permutation(n)).to(inputs.device)
+        permutation = _on_device(order.permutation(n), inputs)
         for start in range(0, n, batch_size):
             batch = permutation[start:start + batch_size]
             optimizer.zero_grad()
@@ -83,3 +83,13 @@ def load_weights(model, path):
     _validate.state_dict_fits(type(model).__name__, {k: tuple(v.shape) for k, v in model.state_dict().items()},
                               {k: tuple(v.shape) for k, v in state.items()})
     model.load_state_dict(state)
+
+
+def _check_data(inputs, targets):
+    _validate.tensor("train", "inputs", inputs)
+    _validate.tensor("train", "targets", targets)
+
+
+def _on_device(indices, data):
+    """Indices drawn on the host, moved to the data's device."""
+    return torch.from_numpy(indices).to(data.device)

@@ -23,7 +23,7 @@ import numbers
 import numpy as np
 
 from scratch import _validate
-from scratch._backend import array_module
+from scratch._backend import array_module, sum_rows
 from scratch.nn import _sliding, init
 from scratch.nn.module import Module
 from scratch.nn.parameter import Parameter, accumulate_grad, data_of
@@ -93,7 +93,7 @@ def conv_backward(grad, weight, columns, input_shape, pads, stride, dilation, gr
     kernel, out = weight.shape[2:], grad.shape[2:]
     c_in, c_out = weight.shape[1], weight.shape[0] // groups
     g_rows = xp.ascontiguousarray(xp.moveaxis(grad, 1, -1)).reshape(-1, weight.shape[0])  # (N * prod O, C_out)
-    grad_bias = g_rows.sum(axis=0)  # dL/db = g summed over the batch and every position
+    grad_bias = sum_rows(g_rows)  # dL/db = g summed over the batch and every position
     grad_weight = []
     for g in range(groups):
         # dL/dW = columns^T g   (prod K * c_in, rows) @ (rows, c_out) -> back to (c_out, c_in, *K)

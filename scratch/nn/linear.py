@@ -4,6 +4,7 @@ import math
 import numpy as np
 
 from scratch import _validate
+from scratch._backend import sum_rows
 from scratch.nn import init
 from scratch.nn.module import Module
 from scratch.nn.parameter import Parameter, accumulate_grad, data_of
@@ -58,7 +59,7 @@ class Linear(Module):
         accumulate_grad(self.weight, g2.T @ x2)
         if self.bias is not None:
             # dL/db = sum over the batch of g   (N, out) -> (out,)
-            accumulate_grad(self.bias, g2.sum(axis=0))
+            accumulate_grad(self.bias, sum_rows(g2))
         if not input_grad:
             return None
         # dL/dx = g W   (*, out) @ (out, in) -> (*, in)

@@ -26,7 +26,7 @@ import warnings
 import numpy as np
 
 from scratch import _validate
-from scratch._backend import array_module
+from scratch._backend import array_module, sum_rows
 from scratch.nn.activation import sigmoid
 from scratch.nn import init
 from scratch.nn.module import Module
@@ -211,8 +211,8 @@ def _weight_grads(d_gi, d_gh, x, h_prev):
     return {
         "w_ih": d_gi.T @ x.reshape(L * N, -1),  # dL/dW_ih = sum_t d_gi_t^T x_t
         "w_hh": d_gh.T @ h_prev.reshape(L * N, -1),  # dL/dW_hh = sum_t d_gh_t^T h_{t-1}
-        "b_ih": d_gi.sum(axis=0),
-        "b_hh": d_gh.sum(axis=0),
+        "b_ih": sum_rows(d_gi),
+        "b_hh": sum_rows(d_gh),
     }
 
 

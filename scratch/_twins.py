@@ -1,0 +1,107 @@
+"""What both twins share, so that `diff scratch/X.py torch_impl/X.py` shows only the math: the
+words they say about a run (divergence), the checks they make on the same arguments, and the
+types they raise. Nothing here imports torch; the torch twins import it from here.
+"""
+import math
+import warnings
+
+from scratch import _validate
+
+MINIMUM = (2.0, -3.0)  # c, where the bowl's loss is 0
+
+
+class DivergenceError(FloatingPointError):
+    """The loss became inf or nan. `.param_history` and `.loss_history` hold the run up to there."""
+
+    def __init__(self, message, param_history, loss_history):
+        super().__init__(message)
+        self.param_history = param_history
+        self.loss_history = loss_history
+
+
+class DivergenceWarning(RuntimeWarning):
+    """The run cannot converge (lr >= 1 on the bowl) or its loss ended higher than it began."""
+
+
+def bowl_point(params):
+    """(x, y) of a point on the bowl; a point of any other shape is refused in words."""
+    if tuple(params.shape) != (2,):
+        raise ValueError("params must be a point (x, y) of shape (2,) for the bowl, "
+                         f"got shape {tuple(params.shape)}")
+    return params[0], params[1]
+
+
+def descent_settings(params, learning_rate, iterations, on_bowl):
+    """gradient_descent's checks, made alike by both twins: params a vector (a point, on the bowl),
+    learning_rate > 0, iterations >= 0. Warns when lr cannot converge on the bowl (lr >= 1).
+    Returns (learning_rate, iterations) as float and int."""
+    if params.ndim != 1:
+        raise ValueError("initial_params must be a vector of shape (d,), "
+                         f"got shape {tuple(params.shape)}")
+    if on_bowl:
+        bowl_point(params)
+    learning_rate = _validate.real_number("learning_rate", learning_rate, low=0.0, low_open=True)
+    iterations = _validate.integer("iterations", iterations, low=0)
+    if on_bowl and learning_rate >= 1:
+        warnings.warn(
+            f"learning_rate={learning_rate} >= 1 cannot converge on the bowl: each step multiplies "
+            f"the distance to the minimum by |1 - 2*learning_rate| = {abs(1 - 2 * learning_rate)}"
+            " >= 1",
+            DivergenceWarning,
+            stacklevel=3,
+        )
+    return learning_rate, iterations
+
+
+def diverged(loss):
+    """True once the loss is inf or nan: the run stops there."""
+    return not math.isfinite(float(loss))
+
+
+def report_outcome(param_history, loss_history, learning_rate, iterations, on_bowl):
+    """Raise DivergenceError on a non-finite last loss; warn if the loss ended above its start."""
+    first, last = float(loss_history[0]), float(loss_history[-1])
+    if not math.isfinite(last):
+        raise DivergenceError(
+            f"the loss became {last} after {len(loss_history) - 1} step(s) with "
+            f"learning_rate={learning_rate}: gradient descent diverged; try a smaller learning_rate"
+            + (" (on the bowl it must be < 1)" if on_bowl else ""),
+            param_history,
+            loss_history,
+        )
+    already_warned = on_bowl and learning_rate >= 1
+    if not already_warned and iterations > 0 and last > first:
+        warnings.warn(
+            f"the loss rose from {first} to {last} in {iterations} step(s) with "
+            f"learning_rate={learning_rate}: it is probably too large",
+            DivergenceWarning,
+            stacklevel=3,
+        )
+
+
+def perceptron_settings(model, model_type, learning_rate, epochs, mistakes_per_epoch):
+    """train_perceptron's checks, made alike by both twins; returns (learning_rate, epochs)."""
+    if not isinstance(model, model_type):
+        raise TypeError(f"model must be a {model_type.__module__.split('.')[0]} Perceptron, "
+                        f"got {type(model).__name__}")
+    learning_rate = _validate.real_number("learning_rate", learning_rate, low=0.0, low_open=True)
+    epochs = _validate.integer("epochs", epochs, low=1)
+    if mistakes_per_epoch is not None and not isinstance(mistakes_per_epoch, list):
+        raise TypeError("mistakes_per_epoch must be a list or None, "
+                        f"got {type(mistakes_per_epoch).__name__}")
+    return learning_rate, epochs
+
+
+def weights_overflowed(dtype, learning_rate):
+    """The error both perceptron twins raise after restoring the weights."""
+    return FloatingPointError(
+        f"the weights overflowed {dtype} during training (learning_rate={learning_rate}); "
+        "they were restored. Scale the inputs or lower the learning rate"
+    )
+
+
+def training_settings(epochs, batch_size, inputs, targets):
+    """train's checks, made alike by both twins; returns (epochs, batch_size, n samples)."""
+    epochs = _validate.integer("epochs", epochs, low=1)
+    batch_size = _validate.integer("batch_size", batch_size, low=1)
+    return epochs, batch_size, _validate.sample_count(inputs, targets)
