@@ -377,3 +377,40 @@ def test_sliding_windows_cover_exactly_what_torch_unfold_takes():
     np.testing.assert_array_equal(win.transpose(0, 1, 4, 5, 2, 3).reshape(2, 18, 9), cols)
 
 
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_functional_convs_with_their_defaults_are_torchs(d):
+    """F.conv1d/2d/3d called with input and weight alone: every default (stride, padding, dilation,
+    groups) must be torch's. torch's functional convs are builtins, so the signature test cannot read
+    their defaults: a dilation default of 0 passed it."""
+    rng = np.random.default_rng(d)
+    x, w, b = rng.standard_normal((2, 2) + (5,) * d), rng.standard_normal((3, 2) + (2,) * d), rng.standard_normal(3)
+    f, tf = getattr(F, f"conv{d}d"), getattr(TF, f"conv{d}d")
+    assert_close(f(x, w), tf(torch.from_numpy(x), torch.from_numpy(w)))
+    assert_close(f(x, w, b), tf(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b)))
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_functional_convs_refuse_zero_groups(d):
+    x, w = np.zeros((1, 2) + (5,) * d), np.zeros((2, 1) + (3,) * d)
+    with pytest.raises(RuntimeError):  # torch: "non-positive groups is not supported"
+        getattr(TF, f"conv{d}d")(torch.from_numpy(x), torch.from_numpy(w), groups=0)
+    with pytest.raises(ValueError, match="groups must be >= 1, got 0"):
+        getattr(F, f"conv{d}d")(x, w, groups=0)
+
+
+def test_flatten_of_a_0d_input_is_torchs():
+    """torch flattens a 0-d tensor with start_dim 0 to shape (1,), and refuses start_dim 1."""
+    s, t = snn.Flatten(0), torch.nn.Flatten(0)
+    x = np.array(3.0)
+    xt = torch.tensor(3.0, dtype=torch.float64, requires_grad=True)
+    out_s, out_t = s(x), t(xt)
+    assert out_s.shape == tuple(out_t.shape) == (1,)
+    out_t.backward(torch.tensor([2.0], dtype=torch.float64))
+    got = s.backward(np.array([2.0]))
+    assert got.shape == () and float(got) == float(xt.grad)
+    with pytest.raises(IndexError):
+        torch.nn.Flatten()(torch.tensor(3.0))
+    with pytest.raises(ValueError, match="start_dim=1 is out of range for an input of 0 dimensions"):
+        snn.Flatten()(x)

@@ -92,3 +92,22 @@ def test_row_lstm_refuses_an_unknown_cell():
         __import__("torch_impl.models").models.RowLSTM(cell="RNN")
 
 
+
+
+@pytest.mark.parametrize("model", digits.MODELS)
+def test_each_models_input_gradient_is_torchs(model, data64):
+    """dL/dx through every layer of each model (training needs none, so the step tests cannot see
+    it: a RowLSTM that returned the state's gradient instead of the input's passed them)."""
+    import torch
+
+    from tests.helpers import copy_weights
+
+    s, t = digits.build(model, "scratch", np.float64), digits.build(model, "torch", np.float64)
+    copy_weights(s, t)
+    x = digits.shaped(data64[0][:16], model)
+    xt = torch.from_numpy(x).requires_grad_(True)
+    g = np.random.default_rng(0).standard_normal((16, 10))
+    out_s, out_t = s(x), t(xt)
+    assert_close(out_s, out_t, np.float64)
+    out_t.backward(torch.from_numpy(g))
+    assert_close(s.backward(g), xt.grad, np.float64)

@@ -410,3 +410,31 @@ def test_a_state_dict_with_a_fractional_batch_count_is_refused():
     with pytest.raises(TypeError, match="num_batches_tracked.*integer"):
         s.load_state_dict(state)
     assert int(s.num_batches_tracked) == 0
+
+
+def test_empty_inputs_behave_as_torchs():
+    """Zero-size inputs: torch returns empty outputs, leaves the running statistics as they were
+    (counting the batch) and gives zero weight gradients, all without a warning."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # NumPy's "Mean of empty slice" would fail here
+        s, t = snn.BatchNorm2d(3), torch.nn.BatchNorm2d(3)
+        x = np.zeros((0, 3, 2, 2), np.float32)
+        xt = torch.from_numpy(x).requires_grad_(True)
+        out_s, out_t = s(x), t(xt)
+        assert out_s.shape == tuple(out_t.shape) == (0, 3, 2, 2)
+        out_t.backward(torch.zeros_like(out_t))
+        assert s.backward(np.zeros_like(out_s)).shape == (0, 3, 2, 2)
+        for name, b in t.named_buffers():
+            np.testing.assert_array_equal(dict(s.named_buffers())[name], b.numpy(), err_msg=name)
+        for name, p in t.named_parameters():
+            np.testing.assert_array_equal(dict(s.named_parameters())[name].grad, p.grad.numpy())
+        for training in (False, True):
+            e = np.zeros((0, 3))
+            assert F.batch_norm(e, np.zeros(3), np.ones(3), training=training).shape == (0, 3)
+        assert F.batch_norm(np.zeros((0, 3)), None, None, training=True).shape == (0, 3)
+        for f in ("softmax", "log_softmax"):
+            for shape, dim in (((3, 0), 1), ((0, 3), 1), ((2, 0, 4), 1)):
+                got = getattr(F, f)(np.zeros(shape), dim=dim)
+                assert got.shape == tuple(getattr(torch, f)(torch.zeros(shape), dim).shape)

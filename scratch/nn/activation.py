@@ -40,6 +40,8 @@ def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     """x - logsumexp(x) along dim: shifting by the max first keeps exp from overflowing."""
     _implicit_dim("log_softmax", dim)
     input = _cast(input, dtype)
+    if input.size == 0:  # nothing to normalise (a zero-length dim has no max): torch's empty result
+        return input.copy()
     xp = array_module(input)
     shifted = input - input.max(axis=dim, keepdims=True)
     return shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
@@ -49,6 +51,8 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None):
     """e^x / sum(e^x) along dim, shifted by the max (the ratio is unchanged, exp cannot overflow)."""
     _implicit_dim("softmax", dim)
     input = _cast(input, dtype)
+    if input.size == 0:  # nothing to normalise (a zero-length dim has no max): torch's empty result
+        return input.copy()
     xp = array_module(input)
     e = xp.exp(input - input.max(axis=dim, keepdims=True))
     return e / e.sum(axis=dim, keepdims=True)

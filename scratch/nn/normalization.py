@@ -53,6 +53,8 @@ def _batch_norm(input, running_mean, running_var, weight, bias, use_batch, facto
     xp = array_module(input)
     axes = (0,) + tuple(range(2, input.ndim))  # every axis but the channels'
     per_channel = (1, -1) + (1,) * (input.ndim - 2)
+    if input.size == 0:  # an empty batch: nothing to normalise, the running statistics stay (torch)
+        return input.copy(), input.copy(), xp.ones(input.shape[1], input.dtype).reshape(per_channel)
     if use_batch:
         mean = input.mean(axis=axes, keepdims=True)
         centred = input - mean
@@ -150,7 +152,9 @@ class _BatchNorm(Module):
         if not input_grad:
             return None
         g_hat = g * _per_channel(self.weight.data, x_hat.ndim) if self.weight is not None else g  # dL/dx_hat
-        if not batch_stats:  # running statistics are constants: x_hat = (x - mean) * inv_std is affine in x
+        if not batch_stats or x_hat.size == 0:
+            # running statistics are constants: x_hat = (x - mean) * inv_std is affine in x
+            # (an empty batch has nothing to average: its gradient is empty too)
             return g_hat * inv_std
         # x_hat = (x - mu) s, s = (var + eps)^-1/2, with mu = mean(x), var = mean((x - mu)^2) over m values:
         #   dx_hat_j/dx_i = s (delta_ij - 1/m) - x_hat_j x_hat_i s / m

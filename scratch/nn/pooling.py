@@ -297,7 +297,7 @@ class Flatten(Module):
 
     def backward(self, grad_output, *, input_grad=True):
         shape, dtype = self.saved_tensors
-        flat = shape[:0] + (1,) if not shape else None
+        flat = (1,) if not shape else None  # a 0-d input was flattened to (1,)
         g = self.grad_like(grad_output, flat or _flattened(shape, self.start_dim, self.end_dim), dtype)
         # y = x.reshape(...) moves no value: dL/dx is dL/dy, reshaped back
         return g.reshape(shape) if input_grad else None
