@@ -424,7 +424,7 @@ def _conv_data_movement(module, x, g):
     from scratch.nn import _sliding
 
     xp = array_module_of("scratch-cupy" if type(x).__module__.startswith("cupy") else "scratch-numpy")
-    n, kernel = module.n, module.kernel_size
+    n, kernel = module.dims, module.kernel_size
     padded = xp.ascontiguousarray(xp.moveaxis(_sliding.pad(x, module._pads, "zeros"), 1, -1))
     win = _sliding.windows(padded, kernel, module.stride, module.dilation, axis=1)
     rows = int(np.prod(win.shape[:1 + n]))

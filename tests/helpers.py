@@ -1,6 +1,6 @@
 """What "equal" means, in one place, and small helpers both twins' tests share.
 
-float64: agreement to ~1e-10 relative (DESIGN.md); the atol covers values that should be 0 and
+float64: agreement to ~1e-10 relative (README, "What equal means"); the atol covers values that should be 0 and
          come out as rounding noise (1e-10 is still a million times tighter than float32 can do).
 float32: torch.testing's defaults for float32 (rtol 1.3e-6, atol 1e-5).
 """

@@ -29,27 +29,27 @@ from scratch.nn.module import Module
 from scratch.nn.parameter import Parameter, accumulate_grad, data_of
 
 
-def _tuple(name, value, n, low):
-    """An int or an n-tuple of ints >= low, as an n-tuple (torch's _single/_pair/_triple, checked)."""
-    values = (value,) * n if isinstance(value, numbers.Integral) and not isinstance(value, bool) else tuple(value)
-    if len(values) != n:
-        raise ValueError(f"{name} must be an int or a tuple of {n} ints, got {value!r}")
+def _tuple(name, value, dims, low):
+    """An int or a tuple of `dims` ints >= low, as a tuple (torch's _single/_pair/_triple, checked)."""
+    values = (value,) * dims if isinstance(value, numbers.Integral) and not isinstance(value, bool) else tuple(value)
+    if len(values) != dims:
+        raise ValueError(f"{name} must be an int or a tuple of {dims} ints, got {value!r}")
     return tuple(_validate.integer(name, v, low=low) for v in values)
 
 
 def _padding(padding, kernel, stride, dilation):
     """torch's padding argument -> ((before, after), ...) per spatial axis, and the form torch reprs."""
-    n = len(kernel)
+    dims = len(kernel)
     if isinstance(padding, str):
         if padding not in ("valid", "same"):
             raise ValueError(f"Invalid padding string {padding!r}, should be one of {{'valid', 'same'}}")
         if padding == "valid":
-            return ((0, 0),) * n
+            return ((0, 0),) * dims
         if any(s != 1 for s in stride):
             raise ValueError("padding='same' is not supported for strided convolutions")
         totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
         return tuple((t // 2, t - t // 2) for t in totals)  # the odd one out goes on the right, as in torch
-    return tuple((p, p) for p in _tuple("padding", padding, n, 0))
+    return tuple((p, p) for p in _tuple("padding", padding, dims, 0))
 
 
 def conv(input, weight, bias, stride, pads, dilation, groups, padding_mode="zeros"):
@@ -62,18 +62,18 @@ def conv(input, weight, bias, stride, pads, dilation, groups, padding_mode="zero
     the same copy jumps across the input for every number (3x slower at 8x64x56x56, measured).
     """
     xp = array_module(input)
-    n = weight.ndim - 2
+    dims = weight.ndim - 2
     x = xp.ascontiguousarray(xp.moveaxis(_sliding.pad(input, pads, padding_mode), 1, -1))  # (N, *S_pad, C_in)
     win = _sliding.windows(x, weight.shape[2:], stride, dilation, axis=1)  # (N, *O, *K, C_in), a view
-    N, out = x.shape[0], win.shape[1:1 + n]
+    N, out = x.shape[0], win.shape[1:1 + dims]
     rows = N * math.prod(out)
     c_in, c_out = weight.shape[1], weight.shape[0] // groups  # channels per group
     columns, parts = [], []
-    for g in range(groups):
+    for group in range(groups):
         # im2col: each window of the group's channels becomes a row   (N * prod O, prod K * c_in)
-        columns.append(win[..., g * c_in:(g + 1) * c_in].reshape(rows, -1))
+        columns.append(win[..., group * c_in:(group + 1) * c_in].reshape(rows, -1))
         # out[r, o] = sum_j columns[r, j] W[o, j], the weight laid out as the columns are (*K, c_in)
-        parts.append(columns[-1] @ _weight_columns(weight[g * c_out:(g + 1) * c_out]))  # (rows, c_out)
+        parts.append(columns[-1] @ _weight_columns(weight[group * c_out:(group + 1) * c_out]))  # (rows, c_out)
     y = xp.concatenate(parts, axis=1) if groups > 1 else parts[0]
     if bias is not None:
         y += bias
@@ -89,16 +89,16 @@ def _weight_columns(weight):
 def conv_backward(grad, weight, columns, input_shape, pads, stride, dilation, groups, padding_mode, input_grad=True):
     """(dL/dinput or None, dL/dweight, dL/dbias) from grad = dL/dout (N, C_out, *O) and the forward's columns."""
     xp = array_module(grad)
-    n = weight.ndim - 2
+    dims = weight.ndim - 2
     kernel, out = weight.shape[2:], grad.shape[2:]
     c_in, c_out = weight.shape[1], weight.shape[0] // groups
     g_rows = xp.ascontiguousarray(xp.moveaxis(grad, 1, -1)).reshape(-1, weight.shape[0])  # (N * prod O, C_out)
     grad_bias = sum_rows(g_rows)  # dL/db = g summed over the batch and every position
     grad_weight = []
-    for g in range(groups):
+    for group in range(groups):
         # dL/dW = columns^T g   (prod K * c_in, rows) @ (rows, c_out) -> back to (c_out, c_in, *K)
-        dw = (columns[g].T @ g_rows[:, g * c_out:(g + 1) * c_out]).reshape(kernel + (c_in, c_out))
-        grad_weight.append(xp.moveaxis(dw, (n + 1, n), (0, 1)))
+        dw = (columns[group].T @ g_rows[:, group * c_out:(group + 1) * c_out]).reshape(kernel + (c_in, c_out))
+        grad_weight.append(xp.moveaxis(dw, (dims + 1, dims), (0, 1)))
     grad_weight = xp.concatenate(grad_weight, axis=0) if groups > 1 else grad_weight[0]
     if not input_grad:
         return None, grad_weight, grad_bias
@@ -111,29 +111,29 @@ def conv_backward(grad, weight, columns, input_shape, pads, stride, dilation, gr
                            dtype=grad.dtype)  # (N, *S_pad, C_in): channels last, as in the forward
     for offset in _sliding.offsets(kernel):
         where = (slice(None),) + _sliding.read_by(offset, out, stride, dilation)
-        for g in range(groups):
+        for group in range(groups):
             # dL/dx[n, p * stride + k * dilation, i] += sum_o g[n, p, o] W[o, i, k]   (rows, c_out) @ (c_out, c_in)
-            w_k = weight[(slice(g * c_out, (g + 1) * c_out), slice(None)) + offset]
-            grad_padded[where + (slice(g * c_in, (g + 1) * c_in),)] += (
-                g_rows[:, g * c_out:(g + 1) * c_out] @ w_k).reshape((N,) + out + (c_in,))
+            w_k = weight[(slice(group * c_out, (group + 1) * c_out), slice(None)) + offset]
+            grad_padded[where + (slice(group * c_in, (group + 1) * c_in),)] += (
+                g_rows[:, group * c_out:(group + 1) * c_out] @ w_k).reshape((N,) + out + (c_in,))
     return _sliding.pad_adjoint(xp.moveaxis(grad_padded, -1, 1), pads, padding_mode), grad_weight, grad_bias
 
 
 def check_conv(owner, input, weight, pads, stride, dilation, groups, padding_mode):
     """torch's checks, in words that say what to change; nothing is computed before they pass."""
     _validate.array(owner, "input", input)
-    n = weight.ndim - 2
-    if input.ndim not in (n + 1, n + 2):
-        raise ValueError(f"Expected {n + 1}D (unbatched) or {n + 2}D (batched) input to {owner}, "
+    dims = weight.ndim - 2
+    if input.ndim not in (dims + 1, dims + 2):
+        raise ValueError(f"Expected {dims + 1}D (unbatched) or {dims + 2}D (batched) input to {owner}, "
                          f"but got input of size: {list(input.shape)}")
-    channels = input.shape[-n - 1]
+    channels = input.shape[-dims - 1]
     if channels != weight.shape[1] * groups:
         raise ValueError(f"Given groups={groups}, weight of size {list(weight.shape)}, expected input{list(input.shape)} "
                          f"to have {weight.shape[1] * groups} channels, but got {channels} channels instead")
     if input.dtype != weight.dtype:
         raise TypeError(f"{owner} expected input of dtype {weight.dtype} (its weight's), got {input.dtype}: pass "
                         f"input.astype(np.{weight.dtype}), or build the layer with dtype=np.{input.dtype}")
-    spatial = input.shape[-n:]
+    spatial = input.shape[-dims:]
     for d, (size, (b, a)) in enumerate(zip(spatial, pads)):
         limit = size - 1 if padding_mode == "reflect" else size  # reflect skips the edge value; circular wraps once
         if padding_mode in ("reflect", "circular") and max(b, a) > limit:
@@ -147,14 +147,14 @@ def check_conv(owner, input, weight, pads, stride, dilation, groups, padding_mod
 
 
 class _ConvNd(Module):
-    """The three classes differ only in n, the number of spatial dimensions."""
+    """The three classes differ only in dims, the number of spatial dimensions."""
 
-    n = 0
+    dims = 0
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
                  padding_mode="zeros", *, dtype=np.float32, generator=None):
         super().__init__()
-        n = self.n
+        dims = self.dims
         self.in_channels = _validate.integer("in_channels", in_channels, low=1)
         self.out_channels = _validate.integer("out_channels", out_channels, low=1)
         self.groups = _validate.integer("groups", groups, low=1)
@@ -165,10 +165,10 @@ class _ConvNd(Module):
         modes = {"zeros", "reflect", "replicate", "circular"}
         if padding_mode not in modes:
             raise ValueError(f"padding_mode must be one of {modes}, but got padding_mode='{padding_mode}'")
-        self.kernel_size = _tuple("kernel_size", kernel_size, n, 1)
-        self.stride = _tuple("stride", stride, n, 1)
-        self.dilation = _tuple("dilation", dilation, n, 1)
-        self.padding = padding if isinstance(padding, str) else _tuple("padding", padding, n, 0)
+        self.kernel_size = _tuple("kernel_size", kernel_size, dims, 1)
+        self.stride = _tuple("stride", stride, dims, 1)
+        self.dilation = _tuple("dilation", dilation, dims, 1)
+        self.padding = padding if isinstance(padding, str) else _tuple("padding", padding, dims, 0)
         self._pads = _padding(padding, self.kernel_size, self.stride, self.dilation)
         self.padding_mode = padding_mode
         dtype = _validate.float_dtype(dtype)
@@ -188,11 +188,11 @@ class _ConvNd(Module):
         """input (N, C_in, *S) or unbatched (C_in, *S) -> (N, C_out, *O) or (C_out, *O)"""
         name = type(self).__name__
         check_conv(name, input, self.weight.data, self._pads, self.stride, self.dilation, self.groups, self.padding_mode)
-        batched = input if input.ndim == self.n + 2 else input[None]  # unbatched: a batch of one
+        batched = input if input.ndim == self.dims + 2 else input[None]  # unbatched: a batch of one
         out, columns = conv(batched, self.weight.data, data_of(self.bias), self.stride, self._pads, self.dilation,
                             self.groups, self.padding_mode)
-        self.save_for_backward(columns, batched.shape, out.shape, input.ndim == self.n + 2)
-        return out if input.ndim == self.n + 2 else out[0]
+        self.save_for_backward(columns, batched.shape, out.shape, input.ndim == self.dims + 2)
+        return out if input.ndim == self.dims + 2 else out[0]
 
     def backward(self, grad_output, *, input_grad=True):
         """grad_output: the output's shape -> dL/dinput, the input's shape; adds dL/dweight, dL/dbias into .grad"""
@@ -211,9 +211,9 @@ class _ConvNd(Module):
 
     def extra_repr(self):
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding != (0,) * self.n:
+        if self.padding != (0,) * self.dims:
             s += f", padding={self.padding}"
-        if self.dilation != (1,) * self.n:
+        if self.dilation != (1,) * self.dims:
             s += f", dilation={self.dilation}"
         if self.groups != 1:
             s += f", groups={self.groups}"
@@ -227,19 +227,19 @@ class _ConvNd(Module):
 class Conv1d(_ConvNd):
     """input (N, C_in, L) or (C_in, L) -> (N, C_out, L_out).   weight (C_out, C_in / groups, K) · bias (C_out,)"""
 
-    n = 1
+    dims = 1
 
 
 class Conv2d(_ConvNd):
     """input (N, C_in, H, W) or (C_in, H, W) -> (N, C_out, H_out, W_out).   weight (C_out, C_in / groups, kH, kW)"""
 
-    n = 2
+    dims = 2
 
 
 class Conv3d(_ConvNd):
     """input (N, C_in, D, H, W) or (C_in, D, H, W) -> (N, C_out, D_out, H_out, W_out).   weight (C_out, C_in / groups, kD, kH, kW)"""
 
-    n = 3
+    dims = 3
 
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -257,17 +257,17 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return _conv_nd("conv3d", 3, input, weight, bias, stride, padding, dilation, groups)
 
 
-def _conv_nd(name, n, input, weight, bias, stride, padding, dilation, groups):
+def _conv_nd(name, dims, input, weight, bias, stride, padding, dilation, groups):
     """The functional forms' shared body: padding an int, a tuple, 'valid' or 'same'; zeros padding only."""
     _validate.array(name, "weight", weight)
-    if weight.ndim != n + 2:
-        raise ValueError(f"{name}: weight must have shape (C_out, C_in / groups, {', '.join(['k'] * n)}), got {tuple(weight.shape)}")
+    if weight.ndim != dims + 2:
+        raise ValueError(f"{name}: weight must have shape (C_out, C_in / groups, {', '.join(['k'] * dims)}), got {tuple(weight.shape)}")
     if bias is not None and tuple(_validate.array(name, "bias", bias).shape) != (weight.shape[0],):
         raise ValueError(f"{name}: bias must have shape ({weight.shape[0]},), one per output channel, got {tuple(bias.shape)}")
     groups = _validate.integer("groups", groups, low=1)
-    kernel, stride, dilation = weight.shape[2:], _tuple("stride", stride, n, 1), _tuple("dilation", dilation, n, 1)
+    kernel, stride, dilation = weight.shape[2:], _tuple("stride", stride, dims, 1), _tuple("dilation", dilation, dims, 1)
     pads = _padding(padding, kernel, stride, dilation)
     check_conv(name, input, weight, pads, stride, dilation, groups, "zeros")
-    batched = input if input.ndim == n + 2 else input[None]
+    batched = input if input.ndim == dims + 2 else input[None]
     out = conv(batched, weight, bias, stride, pads, dilation, groups)[0]
-    return out if input.ndim == n + 2 else out[0]
+    return out if input.ndim == dims + 2 else out[0]
