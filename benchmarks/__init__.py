@@ -1,1 +1,2 @@
-"""Benchmarks: the scratch NumPy code against its torch twin, on CPU and GPU. Run `python -m benchmarks --help`."""
+"""Benchmarks: the scratch NumPy code against its torch twin, on CPU and GPU. Run `python -m
+benchmarks --help`."""

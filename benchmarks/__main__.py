@@ -1,36 +1,80 @@
-"""python -m benchmarks [--quick] [--only NAME ...] [--device cpu|cuda|all] [--out DIR] [--threads N]
+"""python -m benchmarks [--quick] [--only NAME ...] [--device cpu|cuda|all] [--out DIR] [--threads
+N]
 
 Times every model for scratch-NumPy and torch-CPU, and where a GPU is present scratch-CuPy and
 torch-CUDA, with torch.utils.benchmark (warm-up, adaptive run counts, CUDA synchronisation).
 Writes results.csv, results.json, report.md and PNG plots to --out.
 """
+
 import argparse
 import os
 import sys
 import time
 from pathlib import Path
 
-
-
-# the names of benchmarks.cases.BUILDERS and the digits suite, written here so that --help imports neither
-# torch nor NumPy before main() pins their threads (a test keeps the lists equal)
-BENCHMARKS = ("gradient_descent", "sgd", "adam", "perceptron", "two_layer", "normalization", "conv", "recurrent", "digits")
+# the names of benchmarks.cases.BUILDERS and the digits suite, written here so that --help imports
+# neither torch nor NumPy before main() pins their threads (a test keeps the lists equal)
+BENCHMARKS = (
+    "gradient_descent",
+    "sgd",
+    "adam",
+    "perceptron",
+    "two_layer",
+    "normalization",
+    "conv",
+    "recurrent",
+    "digits",
+)
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[1],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="fewer sizes, shorter runs (about two minutes on 2 cores)")
-    parser.add_argument("--only", action="append", choices=BENCHMARKS, metavar="NAME",
-                        help=f"run only this benchmark (repeat for several): one of {', '.join(BENCHMARKS)}; "
-                             "the GEMM peak, the yardstick of '%% peak', always runs. None: all of them")
-    parser.add_argument("--device", choices=["cpu", "cuda", "all"], default="all",
-                        help="which implementations to time; 'all' adds the GPU ones where a GPU is present")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results", help="output folder")
-    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="CPU threads for torch and BLAS (all cores)")
-    parser.add_argument("--tf32", action="store_true", help="allow TF32 on CUDA matmuls (off: true float32)")
-    parser.add_argument("--no-figures", action="store_true", help="skip the study figures (twins drawn over each other)")
-    parser.add_argument("--min-run-time", type=float, default=None, help="seconds per measurement (None: 0.5 with --quick, else 1.0)")
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description=__doc__.split("\n\n")[1],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="fewer sizes, shorter runs (about two minutes on 2 cores)",
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=BENCHMARKS,
+        metavar="NAME",
+        help=f"run only this benchmark (repeat for several): one of {', '.join(BENCHMARKS)}; "
+        "the GEMM peak, the yardstick of '%% peak', always runs. None: all of them",
+    )
+    parser.add_argument(
+        "--device",
+        choices=["cpu", "cuda", "all"],
+        default="all",
+        help="which implementations to time; 'all' adds the GPU ones where a GPU is present",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path(__file__).parent / "results", help="output folder"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=os.cpu_count(),
+        help="CPU threads for torch and BLAS (all cores)",
+    )
+    parser.add_argument(
+        "--tf32", action="store_true", help="allow TF32 on CUDA matmuls (off: true float32)"
+    )
+    parser.add_argument(
+        "--no-figures",
+        action="store_true",
+        help="skip the study figures (twins drawn over each other)",
+    )
+    parser.add_argument(
+        "--min-run-time",
+        type=float,
+        default=None,
+        help="seconds per measurement (None: 0.5 with --quick, else 1.0)",
+    )
     return parser.parse_args(argv)
 
 
@@ -42,8 +86,10 @@ def main(argv=None):
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # a bare machine (a GPU box with no package index) still gets its timings
-        print("threadpoolctl is not installed, so NumPy's BLAS threads are not pinned "
-              "(pip install -e '.[bench]'); the report says so")
+        print(
+            "threadpoolctl is not installed, so NumPy's BLAS threads are not pinned "
+            "(pip install -e '.[bench]'); the report says so"
+        )
     else:
         threadpool_limits(limits=args.threads)
     import torch
@@ -58,7 +104,8 @@ def main(argv=None):
             impls += list(cases.GPU_IMPLS)
             torch.backends.cuda.matmul.allow_tf32 = args.tf32
             torch.backends.cudnn.allow_tf32 = args.tf32
-            # CuPy reads CUPY_TF32 at its first float32 matrix product (default off): the same choice for both
+            # CuPy reads CUPY_TF32 at its first float32 matrix product (default off): the same
+            # choice for both
             os.environ["CUPY_TF32"] = "1" if args.tf32 else "0"
         elif args.device == "cuda":
             sys.exit(f"--device cuda: {gpu_reason}")
@@ -67,10 +114,14 @@ def main(argv=None):
     min_run_time = args.min_run_time or (0.5 if args.quick else 1.0)
 
     env = environment.describe(args.threads, tf32=args.tf32 if gpu_reason is None else None)
-    all_cases = list(cases.gemm_cases(impls, args.quick)) + list(cases.all_cases(impls, args.quick, args.only))
+    all_cases = list(cases.gemm_cases(impls, args.quick)) + list(
+        cases.all_cases(impls, args.quick, args.only)
+    )
     estimate = len(all_cases) * (min_run_time * 1.6 + 0.05)
-    print(f"{len(all_cases)} measurements, about {estimate / 60:.1f} min on this machine "
-          f"({args.threads} threads; implementations: {', '.join(impls)})")
+    print(
+        f"{len(all_cases)} measurements, about {estimate / 60:.1f} min on this machine "
+        f"({args.threads} threads; implementations: {', '.join(impls)})"
+    )
 
     started = time.perf_counter()
     rows = timing.run(all_cases, min_run_time, args.threads)

@@ -1,13 +1,15 @@
-"""What is timed: one `Case` per (model, size, implementation), each a callable doing one unit of work.
+"""What is timed: one `Case` per (model, size, implementation), each a callable doing one unit of
+work.
 
 Implementations:
-  scratch-numpy   the handwritten code on NumPy (CPU)        torch-cpu    its torch twin, eager, CPU
-  scratch-cupy    the same handwritten code on CuPy (GPU)    torch-cuda   its torch twin, eager, CUDA
+  scratch-numpy   the handwritten code on NumPy (CPU)      torch-cpu    its torch twin, eager, CPU
+  scratch-cupy    the same handwritten code on CuPy (GPU)  torch-cuda   its torch twin, eager, CUDA
   torch-cuda-graph  the torch twin's two-layer forward and training step captured once in a CUDA
                   graph and replayed: what is left when kernel-launch overhead is gone (a bound)
 Each builder returns the cases for the implementations it is asked for; a new model adds a builder
 to BUILDERS and nothing else changes.
 """
+
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,9 +23,9 @@ import scratch.two_layer
 import torch_impl.gradient_descent
 import torch_impl.perceptron
 import torch_impl.two_layer
-from torch_impl import copy_weights
 from benchmarks import report
 from scratch.nn import Parameter
+from torch_impl import copy_weights
 
 CPU_IMPLS = ("scratch-numpy", "torch-cpu")
 GPU_IMPLS = ("scratch-cupy", "torch-cuda", "torch-cuda-graph")
@@ -52,7 +54,8 @@ def array_module_of(impl):
 
 
 def _random_arrays(impl, shapes):
-    """{name: a float32 array of that shape} on the implementation's device, the same numbers for every impl."""
+    """{name: a float32 array of that shape} on the implementation's device, the same numbers for
+    every impl."""
     rng = np.random.default_rng(0)
     host = {k: rng.standard_normal(v).astype(np.float32) for k, v in shapes.items()}
     if impl.startswith("scratch"):
@@ -68,16 +71,28 @@ def torch_device(impl):
 
 
 def gradient_descent_cases(impls, quick):
-    impls = [i for i in impls if i != "torch-cuda-graph"]  # a data-dependent loop: nothing to capture
+    # a data-dependent loop: nothing to capture
+    impls = [i for i in impls if i != "torch-cuda-graph"]
     for iterations in (10, 100) if quick else (10, 100, 1000):
         for impl in impls:
             if impl.startswith("scratch"):
                 start = array_module_of(impl).asarray([0.0, 0.0])
-                fn = lambda s=start, k=iterations: scratch.gradient_descent.gradient_descent(s, 0.1, k)  # noqa: E731
+                descend = scratch.gradient_descent.gradient_descent
             else:
                 start = torch.zeros(2, dtype=torch.float64, device=torch_device(impl))
-                fn = lambda s=start, k=iterations: torch_impl.gradient_descent.gradient_descent(s, 0.1, k)  # noqa: E731
-            yield Case("gradient descent (bowl)", iterations, f"{iterations} steps", impl, fn, size_unit="steps")
+                descend = torch_impl.gradient_descent.gradient_descent
+
+            def fn(descend=descend, start=start, k=iterations):
+                return descend(start, 0.1, k)
+
+            yield Case(
+                "gradient descent (bowl)",
+                iterations,
+                f"{iterations} steps",
+                impl,
+                fn,
+                size_unit="steps",
+            )
 
 
 # --- scratch.optim vs torch.optim: one step over n parameters (memory-bound elementwise work)
@@ -96,22 +111,43 @@ def _optimizer_cases(name, make_scratch, make_torch, flops_per_element, impls, q
                 p = torch.ones(n, device=torch_device(impl), requires_grad=True)
                 p.grad = torch.full((n,), 1e-3, device=torch_device(impl))
                 opt = make_torch([p])
-            yield Case(name, n, f"n={n:,}", impl, opt.step, flops=flops_per_element * n, size_unit="parameters")
+            yield Case(
+                name,
+                n,
+                f"n={n:,}",
+                impl,
+                opt.step,
+                flops=flops_per_element * n,
+                size_unit="parameters",
+            )
 
 
 def sgd_cases(impls, quick):
     # buf = 0.9 buf + g; p -= lr buf: ~4 flops an element
-    yield from _optimizer_cases("SGD step (momentum 0.9)", lambda p: scratch.optim.SGD(p, lr=1e-3, momentum=0.9),
-                                lambda p: torch.optim.SGD(p, lr=1e-3, momentum=0.9, foreach=False), 4, impls, quick)
+    yield from _optimizer_cases(
+        "SGD step (momentum 0.9)",
+        lambda p: scratch.optim.SGD(p, lr=1e-3, momentum=0.9),
+        lambda p: torch.optim.SGD(p, lr=1e-3, momentum=0.9, foreach=False),
+        4,
+        impls,
+        quick,
+    )
 
 
 def adam_cases(impls, quick):
     # m, v updates, sqrt, two divisions, the step: ~12 flops an element
-    yield from _optimizer_cases("Adam step", lambda p: scratch.optim.Adam(p, lr=1e-3),
-                                lambda p: torch.optim.Adam(p, lr=1e-3, foreach=False), 12, impls, quick)
+    yield from _optimizer_cases(
+        "Adam step",
+        lambda p: scratch.optim.Adam(p, lr=1e-3),
+        lambda p: torch.optim.Adam(p, lr=1e-3, foreach=False),
+        12,
+        impls,
+        quick,
+    )
 
 
-# --- docs/notes.md §2: one epoch of the online perceptron rule (a Python loop over samples, by design)
+# --- docs/notes.md §2: one epoch of the online perceptron rule (a Python loop over samples, by
+# design)
 
 
 def perceptron_cases(impls, quick):
@@ -123,7 +159,8 @@ def perceptron_cases(impls, quick):
         for impl in impls:
             if impl == "torch-cuda-graph":
                 continue  # a branch on the host for every sample: nothing a graph can capture
-            # on a GPU, the per-sample loop waits for the device at every sample's branch: timed to show it
+            # on a GPU, the per-sample loop waits for the device at every sample's branch: timed to
+            # show it
             if impl.startswith("scratch"):
                 model, train = scratch.perceptron.Perceptron(d), scratch.perceptron.train_perceptron
                 model.to("cuda" if impl == "scratch-cupy" else "cpu")
@@ -132,9 +169,20 @@ def perceptron_cases(impls, quick):
             else:
                 model = torch_impl.perceptron.Perceptron(d, device=torch_device(impl))
                 train = torch_impl.perceptron.train_perceptron
-                inputs, targets = torch.from_numpy(X).to(torch_device(impl)), torch.from_numpy(y).to(torch_device(impl))
+                inputs, targets = (
+                    torch.from_numpy(X).to(torch_device(impl)),
+                    torch.from_numpy(y).to(torch_device(impl)),
+                )
             fn = lambda m=model, t=train, a=inputs, b=targets: t(m, a, b, 0.01, epochs=1)  # noqa: E731
-            yield Case("perceptron epoch", n, f"n={n:,}, d={d}", impl, fn, flops=4 * n * d, size_unit=f"samples (d = {d})")
+            yield Case(
+                "perceptron epoch",
+                n,
+                f"n={n:,}, d={d}",
+                impl,
+                fn,
+                flops=4 * n * d,
+                size_unit=f"samples (d = {d})",
+            )
 
 
 # --- docs/notes.md §3: the two-layer network, float32, batch N, input -> hidden -> 10 classes
@@ -149,11 +197,14 @@ def two_layer_flops(N, d_in, hidden, d_out, part):
     'backward'  dW2 = g^T h, dh = g W2, dW1 = da^T x (no dx: the data needs no gradient, as timed)
                                                                 2N (in h + 2 h out)
     'step'      the forward and that backward: the five GEMMs   2N (2 in h + 3 h out)
-    Elementwise work (bias, ReLU, the loss, the optimizer) is not counted: the % of GEMM peak is then a
-    fraction of what the products alone could reach, and cannot pass 100% of the same GEMMs timed bare."""
-    products = {"forward": d_in * hidden + hidden * d_out,
-                "backward": d_in * hidden + 2 * hidden * d_out,
-                "step": 2 * d_in * hidden + 3 * hidden * d_out}
+    Elementwise work (bias, ReLU, the loss, the optimizer) is not counted: the % of GEMM peak is
+    then a fraction of what the products alone could reach, and cannot pass 100% of the same GEMMs
+    timed bare."""
+    products = {
+        "forward": d_in * hidden + hidden * d_out,
+        "backward": d_in * hidden + 2 * hidden * d_out,
+        "step": 2 * d_in * hidden + 3 * hidden * d_out,
+    }
     return 2 * N * products[part]
 
 
@@ -170,12 +221,24 @@ def _two_layer_setup(impl, N, d_in, hidden, d_out):
     if impl.startswith("scratch"):
         xp = array_module_of(impl)
         s.to("cuda" if impl == "scratch-cupy" else "cpu")
-        return s, xp.asarray(X), xp.asarray(Y), scratch.nn.CrossEntropyLoss(), scratch.optim.SGD(s.parameters(), lr=0.01, momentum=0.9)
+        return (
+            s,
+            xp.asarray(X),
+            xp.asarray(Y),
+            scratch.nn.CrossEntropyLoss(),
+            scratch.optim.SGD(s.parameters(), lr=0.01, momentum=0.9),
+        )
     device = torch_device(impl)
     t = torch_impl.two_layer.SimpleNN(d_in, hidden, d_out, device=device)
     copy_weights(s, t)
     opt = torch.optim.SGD(t.parameters(), lr=0.01, momentum=0.9, foreach=False)
-    return t, torch.from_numpy(X).to(device), torch.from_numpy(Y).to(device), torch.nn.CrossEntropyLoss(), opt
+    return (
+        t,
+        torch.from_numpy(X).to(device),
+        torch.from_numpy(Y).to(device),
+        torch.nn.CrossEntropyLoss(),
+        opt,
+    )
 
 
 UNIT = "N x (in x hidden + hidden x out): multiply-adds in the forward"
@@ -192,14 +255,26 @@ def two_layer_cases(impls, quick):
                 if graphed is None:
                     continue
                 forward, step = graphed
-                yield Case(report.FORWARD_MODEL, size, label, impl, forward, flops=flops["forward"], size_unit=UNIT)
-                yield Case(report.STEP_MODEL, size, label, impl, step, flops=flops["step"], size_unit=UNIT)
+                yield Case(
+                    report.FORWARD_MODEL,
+                    size,
+                    label,
+                    impl,
+                    forward,
+                    flops=flops["forward"],
+                    size_unit=UNIT,
+                )
+                yield Case(
+                    report.STEP_MODEL, size, label, impl, step, flops=flops["step"], size_unit=UNIT
+                )
                 continue
             if impl.startswith("scratch"):
+
                 def step(model=model, X=X, Y=Y, crit=crit, opt=opt):
                     opt.zero_grad()
                     crit(model(X), Y)
-                    model.backward(crit.backward(), input_grad=False)  # as autograd: the data needs no gradient
+                    # as autograd: the data needs no gradient
+                    model.backward(crit.backward(), input_grad=False)
                     opt.step()
 
                 g = array_module_of(impl).ones((dims[0], dims[3]), dtype=np.float32)
@@ -207,6 +282,7 @@ def two_layer_cases(impls, quick):
                 backward = lambda model=model, g=g: model.backward(g, input_grad=False)  # noqa: E731  (as torch: X needs no grad)
                 forward = lambda model=model, X=X: model(X)  # noqa: E731
             else:
+
                 def step(model=model, X=X, Y=Y, crit=crit, opt=opt):
                     opt.zero_grad()
                     crit(model(X), Y).backward()
@@ -216,10 +292,36 @@ def two_layer_cases(impls, quick):
                 g = torch.ones_like(out)
                 backward = lambda out=out, g=g: out.backward(g, retain_graph=True)  # noqa: E731
                 forward = lambda model=model, X=X: model(X)  # noqa: E731
-            yield Case(report.FORWARD_MODEL, size, label, impl, forward, flops=flops["forward"], size_unit=UNIT)
-            yield Case(report.BACKWARD_MODEL, size, label, impl, backward, flops=flops["backward"], size_unit=UNIT)
-            yield Case(report.STEP_MODEL, size, label, impl, step, flops=flops["step"], size_unit=UNIT)
-            yield Case(report.GEMMS_MODEL, size, label, impl, _bare_gemms(impl, *dims), flops=flops["step"], size_unit=UNIT)
+            yield Case(
+                report.FORWARD_MODEL,
+                size,
+                label,
+                impl,
+                forward,
+                flops=flops["forward"],
+                size_unit=UNIT,
+            )
+            yield Case(
+                report.BACKWARD_MODEL,
+                size,
+                label,
+                impl,
+                backward,
+                flops=flops["backward"],
+                size_unit=UNIT,
+            )
+            yield Case(
+                report.STEP_MODEL, size, label, impl, step, flops=flops["step"], size_unit=UNIT
+            )
+            yield Case(
+                report.GEMMS_MODEL,
+                size,
+                label,
+                impl,
+                _bare_gemms(impl, *dims),
+                flops=flops["step"],
+                size_unit=UNIT,
+            )
             loss, optimizer = _step_parts(impl, *dims)
             yield Case(report.LOSS_MODEL, size, label, impl, loss, size_unit=UNIT)
             yield Case(report.OPTIMIZER_MODEL, size, label, impl, optimizer, size_unit=UNIT)
@@ -255,12 +357,14 @@ def _cuda_graphs(model, X, Y, crit, opt):
     # memory returns to the allocator and a replay reads whatever lands there (seen on an H200:
     # nll_loss's "target out of range" assert, from targets overwritten by another case's tensors).
     keep = (model, X, Y, crit, opt)
-    return (lambda graph=forward_graph, keep=keep: graph.replay()), (lambda graph=step_graph, keep=keep: graph.replay())
+    return (lambda graph=forward_graph, keep=keep: graph.replay()), (
+        lambda graph=step_graph, keep=keep: graph.replay()
+    )
 
 
 def _step_parts(impl, N, d_in, hidden, d_out):
-    """(the loss's forward and backward on fixed logits, the optimizer's step on fixed gradients): with
-    the forward, the backward and the bare GEMMs, what a training step's time is made of."""
+    """(the loss's forward and backward on fixed logits, the optimizer's step on fixed gradients):
+    with the forward, the backward and the bare GEMMs, what a training step's time is made of."""
     model, X, Y, crit, opt = _two_layer_setup(impl, N, d_in, hidden, d_out)
     if impl.startswith("scratch"):
         out = model(X)
@@ -277,13 +381,16 @@ def _step_parts(impl, N, d_in, hidden, d_out):
         def loss(crit=crit, out=out, Y=Y):
             out.grad = None
             crit(out, Y).backward()
+
     return loss, opt.step
 
 
 def _bare_gemms(impl, N, d_in, hidden, d_out):
     """The five matrix products a training step is made of (two forward; dW2, dh, dW1 backward; no
     dx, which training does not need), with nothing else: the floor for a step."""
-    a = _random_arrays(impl, dict(x=(N, d_in), W1=(hidden, d_in), W2=(d_out, hidden), h=(N, hidden), g=(N, d_out)))
+    a = _random_arrays(
+        impl, dict(x=(N, d_in), W1=(hidden, d_in), W2=(d_out, hidden), h=(N, hidden), g=(N, d_out))
+    )
 
     def gemms(a=a):
         a["x"] @ a["W1"].T  # a1 = x W1^T
@@ -301,9 +408,9 @@ NORM_SIZES = {"BatchNorm2d": [(32, 64, 28, 28)], "LayerNorm": [(32, 196, 256)]}
 
 
 def normalization_cases(impls, quick):
-    """BatchNorm2d (training mode: batch statistics, running ones updated) and LayerNorm over the last
-    dimension, one forward and backward each; the gradient of the input is computed (as in a network,
-    where these layers sit in the middle)."""
+    """BatchNorm2d (training mode: batch statistics, running ones updated) and LayerNorm over the
+    last dimension, one forward and backward each; the gradient of the input is computed (as in a
+    network, where these layers sit in the middle)."""
     impls = [i for i in impls if i != "torch-cuda-graph"]
     for name, shapes in NORM_SIZES.items():
         for shape in shapes:
@@ -313,7 +420,11 @@ def normalization_cases(impls, quick):
             for impl in impls:
                 if impl.startswith("scratch"):
                     xp = array_module_of(impl)
-                    m = scratch.nn.BatchNorm2d(shape[1]) if name == "BatchNorm2d" else scratch.nn.LayerNorm(shape[-1])
+                    m = (
+                        scratch.nn.BatchNorm2d(shape[1])
+                        if name == "BatchNorm2d"
+                        else scratch.nn.LayerNorm(shape[-1])
+                    )
                     m.to("cuda" if impl == "scratch-cupy" else "cpu")
                     xd, gd = xp.asarray(x), xp.asarray(g)
 
@@ -322,24 +433,53 @@ def normalization_cases(impls, quick):
                         m.backward(gd)
                 else:
                     device = torch_device(impl)
-                    m = (torch.nn.BatchNorm2d(shape[1]) if name == "BatchNorm2d" else torch.nn.LayerNorm(shape[-1])).to(device)
+                    m = (
+                        torch.nn.BatchNorm2d(shape[1])
+                        if name == "BatchNorm2d"
+                        else torch.nn.LayerNorm(shape[-1])
+                    ).to(device)
                     xd = torch.from_numpy(x).to(device).requires_grad_(True)
                     gd = torch.from_numpy(g).to(device)
 
                     def fn(m=m, xd=xd, gd=gd):
                         xd.grad = None
                         m(xd).backward(gd)
-                yield Case(f"{name} forward + backward", size, label, impl, fn, size_unit="elements")
-                # the yardstick of an elementwise pass: one multiply over the same array, in each twin
+
+                yield Case(
+                    f"{name} forward + backward", size, label, impl, fn, size_unit="elements"
+                )
+                # the yardstick of an elementwise pass: one multiply over the same array, in each
+                # twin
                 data = xd.detach() if not impl.startswith("scratch") else xd
-                yield Case(report.ONE_PASS, size, label, impl, lambda data=data: data * 2.0, size_unit="elements")
-                if impl.startswith("scratch"):  # what fusing a product with its sum would save (einsum does)
+                yield Case(
+                    report.ONE_PASS,
+                    size,
+                    label,
+                    impl,
+                    lambda data=data: data * 2.0,
+                    size_unit="elements",
+                )
+                # what fusing a product with its sum would save (einsum does)
+                if impl.startswith("scratch"):
                     xp = array_module_of(impl)
                     rows = xd.reshape(-1, shape[-1])
-                    yield Case(report.TWO_PASSES, size, label, impl, lambda r=rows: (r * r).sum(axis=-1), size_unit="elements")
+                    yield Case(
+                        report.TWO_PASSES,
+                        size,
+                        label,
+                        impl,
+                        lambda r=rows: (r * r).sum(axis=-1),
+                        size_unit="elements",
+                    )
                     if hasattr(xp, "einsum"):
-                        yield Case(report.FUSED, size, label, impl, lambda r=rows, xp=xp: xp.einsum("ij,ij->i", r, r),
-                                   size_unit="elements")
+                        yield Case(
+                            report.FUSED,
+                            size,
+                            label,
+                            impl,
+                            lambda r=rows, xp=xp: xp.einsum("ij,ij->i", r, r),
+                            size_unit="elements",
+                        )
 
 
 # --- convolution: a LeNet layer, a ResNet layer, a 3-d layer; forward, and forward + backward
@@ -354,26 +494,30 @@ CONV_IM2COL, CONV_SCATTER = report.CONV_IM2COL, report.CONV_SCATTER
 
 
 def conv_flops(N, c_in, spatial, c_out, kernel, padding):
-    """2 N C_out prod(out) C_in prod(K): the forward's multiply-adds, twice; its output is the input's size
-    less kernel - 1 - 2 padding along each axis (stride 1)."""
+    """2 N C_out prod(out) C_in prod(K): the forward's multiply-adds, twice; its output is the
+    input's size less kernel - 1 - 2 padding along each axis (stride 1)."""
     out = [s + 2 * padding - kernel + 1 for s in spatial]
     return 2 * N * c_out * int(np.prod(out)) * c_in * kernel ** len(spatial)
 
 
 def conv_cases(impls, quick):
-    """Each size's forward (FLOPs: the one product) and forward + backward (three products of that size:
-    the output, dL/dweight, dL/dinput), the input's gradient computed, as for a layer inside a network."""
+    """Each size's forward (FLOPs: the one product) and forward + backward (three products of that
+    size: the output, dL/dweight, dL/dinput), the input's gradient computed, as for a layer inside a
+    network."""
     impls = [i for i in impls if i != "torch-cuda-graph"]
     for label, (N, c_in, spatial, c_out, kernel, padding) in CONV_SIZES.items():
         n = len(spatial)
-        size_label = f"{label} {N}x{c_in}x{'x'.join(map(str, spatial))}, {c_out} of {'x'.join([str(kernel)] * n)}"
+        shape, kernels = "x".join(map(str, spatial)), "x".join([str(kernel)] * n)
+        size_label = f"{label} {N}x{c_in}x{shape}, {c_out} of {kernels}"
         flops = conv_flops(N, c_in, spatial, c_out, kernel, padding)
         rng = np.random.default_rng(0)
         x = rng.standard_normal((N, c_in) + spatial).astype(np.float32)
         for impl in impls:
             if impl.startswith("scratch"):
                 xp = array_module_of(impl)
-                m = getattr(scratch.nn, f"Conv{n}d")(c_in, c_out, kernel, padding=padding, generator=rng)
+                m = getattr(scratch.nn, f"Conv{n}d")(
+                    c_in, c_out, kernel, padding=padding, generator=rng
+                )
                 m.to("cuda" if impl == "scratch-cupy" else "cpu")
                 xd = xp.asarray(x)
                 g = xp.ones(m(xd).shape, dtype=np.float32)
@@ -392,12 +536,21 @@ def conv_cases(impls, quick):
                 def step(m=m, xd=xd, g=g):
                     xd.grad = None
                     m(xd).backward(g)
+
             unit = "FLOPs of the forward"
             yield Case(CONV_FORWARD, flops, size_label, impl, forward, flops=flops, size_unit=unit)
             yield Case(CONV_STEP, flops, size_label, impl, step, flops=3 * flops, size_unit=unit)
-            yield Case(CONV_GEMMS, flops, size_label, impl, _conv_gemms(impl, N, c_in, spatial, c_out, kernel, padding),
-                       flops=3 * flops, size_unit=unit)
-            if impl.startswith("scratch"):  # where the rest of scratch's time goes: its two data movements
+            yield Case(
+                CONV_GEMMS,
+                flops,
+                size_label,
+                impl,
+                _conv_gemms(impl, N, c_in, spatial, c_out, kernel, padding),
+                flops=3 * flops,
+                size_unit=unit,
+            )
+            # where the rest of scratch's time goes: its two data movements
+            if impl.startswith("scratch"):
                 copy, scatter = _conv_data_movement(m, xd, g)
                 yield Case(CONV_IM2COL, flops, size_label, impl, copy, size_unit=unit)
                 yield Case(CONV_SCATTER, flops, size_label, impl, scatter, size_unit=unit)
@@ -419,26 +572,31 @@ def _conv_gemms(impl, N, c_in, spatial, c_out, kernel, padding):
 
 
 def _conv_data_movement(module, x, g):
-    """(the forward's window copy, the backward's scatter) of a scratch Conv, each alone: with the three
-    GEMMs, most of what its forward + backward does."""
+    """(the forward's window copy, the backward's scatter) of a scratch Conv, each alone: with the
+    three GEMMs, most of what its forward + backward does."""
     from scratch.nn import _sliding
 
-    xp = array_module_of("scratch-cupy" if type(x).__module__.startswith("cupy") else "scratch-numpy")
+    xp = array_module_of(
+        "scratch-cupy" if type(x).__module__.startswith("cupy") else "scratch-numpy"
+    )
     n, kernel = module.dims, module.kernel_size
     padded = xp.ascontiguousarray(xp.moveaxis(_sliding.pad(x, module._pads, "zeros"), 1, -1))
     win = _sliding.windows(padded, kernel, module.stride, module.dilation, axis=1)
-    rows = int(np.prod(win.shape[:1 + n]))
+    rows = int(np.prod(win.shape[: 1 + n]))
 
     def copy():
         win.reshape(rows, -1)  # im2col: every window into a row
 
-    out = win.shape[1:1 + n]
-    block = xp.ones((x.shape[0],) + out + (x.shape[1],), dtype=np.float32)  # one offset's g W^T, channels last
+    out = win.shape[1 : 1 + n]
+    # one offset's g W^T, channels last
+    block = xp.ones((x.shape[0],) + out + (x.shape[1],), dtype=np.float32)
 
     def scatter():  # the slice-adds alone (their products are among the GEMMs)
         grad = xp.zeros(padded.shape, dtype=np.float32)
         for offset in _sliding.offsets(kernel):
-            grad[(slice(None),) + _sliding.read_by(offset, out, module.stride, module.dilation)] += block
+            grad[
+                (slice(None),) + _sliding.read_by(offset, out, module.stride, module.dilation)
+            ] += block
 
     return copy, scatter
 
@@ -455,8 +613,8 @@ def recurrent_cases(impls, quick):
     for cell in ("LSTM", "GRU"):
         for label, (T, N, d_in, hidden) in RNN_SIZES.items():
             gates = 4 if cell == "LSTM" else 3
-            # forward: x W_ih^T, h W_hh^T; backward: dW_ih, dW_hh, dx, and dh for every step but the first
-            # (its h0 is zeros, needing no gradient, as autograd skips it)
+            # forward: x W_ih^T, h W_hh^T; backward: dW_ih, dW_hh, dx, and dh for every step but the
+            # first (its h0 is zeros, needing no gradient, as autograd skips it)
             flops = 2 * N * gates * hidden * (3 * T * d_in + 2 * T * hidden + (T - 1) * hidden)
             size_label = f"{label}: T={T}, N={N}, {d_in}->{hidden}"
             rng = np.random.default_rng(0)
@@ -464,7 +622,9 @@ def recurrent_cases(impls, quick):
             for impl in impls:
                 if impl.startswith("scratch"):
                     xp = array_module_of(impl)
-                    m = getattr(scratch.nn, cell)(d_in, hidden, generator=rng).to("cuda" if impl == "scratch-cupy" else "cpu")
+                    m = getattr(scratch.nn, cell)(d_in, hidden, generator=rng).to(
+                        "cuda" if impl == "scratch-cupy" else "cpu"
+                    )
                     xd, g = xp.asarray(x), xp.ones((T, N, hidden), dtype=np.float32)
 
                     def step(m=m, xd=xd, g=g):
@@ -479,13 +639,28 @@ def recurrent_cases(impls, quick):
                     def step(m=m, xd=xd, g=g):
                         xd.grad = None
                         m(xd)[0].backward(g)
-                yield Case(f"{cell} forward + backward", flops, size_label, impl, step, flops=flops,
-                           size_unit="FLOPs of the matrix products")
+
+                yield Case(
+                    f"{cell} forward + backward",
+                    flops,
+                    size_label,
+                    impl,
+                    step,
+                    flops=flops,
+                    size_unit="FLOPs of the matrix products",
+                )
 
 
-BUILDERS = {"gradient_descent": gradient_descent_cases, "sgd": sgd_cases, "adam": adam_cases,
-            "perceptron": perceptron_cases, "two_layer": two_layer_cases, "normalization": normalization_cases,
-            "conv": conv_cases, "recurrent": recurrent_cases}
+BUILDERS = {
+    "gradient_descent": gradient_descent_cases,
+    "sgd": sgd_cases,
+    "adam": adam_cases,
+    "perceptron": perceptron_cases,
+    "two_layer": two_layer_cases,
+    "normalization": normalization_cases,
+    "conv": conv_cases,
+    "recurrent": recurrent_cases,
+}
 
 
 def all_cases(impls, quick, only=None):

@@ -1,4 +1,5 @@
 """The facts a timing means nothing without: machine, versions, BLAS, threads, TF32."""
+
 import importlib.util
 import os
 import platform
@@ -28,14 +29,21 @@ def cpu_model():
 
 
 def numpy_blas():
-    """NumPy's BLAS, its version and threads (threadpoolctl), or what NumPy's build says without it."""
+    """NumPy's BLAS, its version and threads (threadpoolctl), or what NumPy's build says without
+    it."""
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
         blas = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})
-        return f"{blas.get('name', 'unknown')} {blas.get('version', '')} (threads not pinned: threadpoolctl missing)"
-    return ", ".join(f"{i['internal_api']} {i.get('version') or ''} ({i['num_threads']} threads)".replace("  ", " ")
-                     for i in threadpool_info() if i["user_api"] == "blas")
+        name, version = blas.get("name", "unknown"), blas.get("version", "")
+        return f"{name} {version} (threads not pinned: threadpoolctl missing)"
+    return ", ".join(
+        f"{i['internal_api']} {i.get('version') or ''} ({i['num_threads']} threads)".replace(
+            "  ", " "
+        )
+        for i in threadpool_info()
+        if i["user_api"] == "blas"
+    )
 
 
 def describe(threads, tf32=None):
@@ -46,7 +54,9 @@ def describe(threads, tf32=None):
         "numpy": np.__version__,
         "torch": torch.__version__,
         "numpy_blas": numpy_blas(),
-        "torch_blas": "MKL" if torch.backends.mkl.is_available() else "other (see torch.__config__.show())",
+        "torch_blas": "MKL"
+        if torch.backends.mkl.is_available()
+        else "other (see torch.__config__.show())",
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(unset)"),
         "gpu": None,
     }

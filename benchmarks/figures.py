@@ -4,6 +4,7 @@ study_gradient_descent.png  both twins' paths on the bowl's contours, three lear
 study_perceptron.png        the boundary each twin learns on separable data, and mistakes per epoch
 study_two_layer.png         both twins' loss curves (SGD with momentum, Adam) and their largest gap
 """
+
 import numpy as np
 import torch
 
@@ -46,8 +47,11 @@ def gradient_descent_figure(out):
         ax.plot(s_path[:, 0], s_path[:, 1], "-o", color="C0", ms=5, label="scratch (NumPy)")
         ax.plot(t_path[:, 0], t_path[:, 1], "x", color="C3", ms=7, label="torch (autograd + SGD)")
         ax.plot(*sgd.MINIMUM, "*", color="k", ms=12)
-        ax.set_title(f"lr = {lr}: factor 1 - 2 lr = {1 - 2 * lr:+.1f} a step\nmax |scratch - torch| = "
-                     f"{np.abs(s_path - t_path).max():.1e}", fontsize=10)
+        ax.set_title(
+            f"lr = {lr}: factor 1 - 2 lr = {1 - 2 * lr:+.1f} a step\nmax |scratch - torch| = "
+            f"{np.abs(s_path - t_path).max():.1e}",
+            fontsize=10,
+        )
         ax.set_aspect("equal")
         ax.legend(fontsize=8, loc="upper right")
     fig.suptitle("Gradient descent on (x-2)² + (y+3)²: the minimum is (2, -3)")
@@ -60,7 +64,8 @@ def perceptron_figure(out):
     X = rng.uniform(-1, 1, (300, 2))
     y = (X @ np.array([1.0, -2.0]) + 0.3 > 0).astype(np.int64)
     margin = np.abs(X @ np.array([1.0, -2.0]) + 0.3) / np.sqrt(5)
-    X, y = X[margin > 0.01], y[margin > 0.01]  # a thin but positive margin: Novikoff promises convergence
+    # a thin but positive margin: Novikoff promises convergence
+    X, y = X[margin > 0.01], y[margin > 0.01]
     s = sp.Perceptron(2, dtype=np.float64, generator=np.random.default_rng(0))
     t = tp.Perceptron(2, dtype=torch.float64)
     copy_weights(s, t)
@@ -72,14 +77,26 @@ def perceptron_figure(out):
     ax.scatter(*X[y == 1].T, marker="+", color="C2", s=20, label="y = 1")
     ax.scatter(*X[y == 0].T, marker="_", color="C1", s=20, label="y = 0")
     grid = np.linspace(-1, 1, 2)
-    for (w, b), style, name in (((s.linear.weight.data[0], s.linear.bias.data[0]), "-", "scratch"),
-                                ((t.linear.weight.detach().numpy()[0], t.linear.bias.item()), "--", "torch")):
-        ax.plot(grid, -(w[0] * grid + b) / w[1], style, color="k" if name == "scratch" else "C3",
-                lw=2 if name == "scratch" else 1.5, label=f"{name}'s boundary  w.x + b = 0")
+    for (w, b), style, name in (
+        ((s.linear.weight.data[0], s.linear.bias.data[0]), "-", "scratch"),
+        ((t.linear.weight.detach().numpy()[0], t.linear.bias.item()), "--", "torch"),
+    ):
+        ax.plot(
+            grid,
+            -(w[0] * grid + b) / w[1],
+            style,
+            color="k" if name == "scratch" else "C3",
+            lw=2 if name == "scratch" else 1.5,
+            label=f"{name}'s boundary  w.x + b = 0",
+        )
     ax.set_xlim(-1, 1)
     ax.set_ylim(-1, 1)
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2)  # below: the points fill the square
-    ax.set_title(f"the boundary learned: converged after {s_epochs} (scratch) and {t_epochs} (torch) epochs", fontsize=10)
+    # below: the points fill the square
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2)
+    ax.set_title(
+        f"the boundary learned: converged after {s_epochs} (scratch) and {t_epochs} (torch) epochs",
+        fontsize=10,
+    )
     epochs = np.arange(1, len(s_mistakes) + 1)
     from matplotlib.ticker import MaxNLocator
 
@@ -99,7 +116,9 @@ def two_layer_figure(out):
     rng = np.random.default_rng(2)
     X = rng.standard_normal((256, 2))
     Y = (np.sign(X[:, 0] * X[:, 1]) > 0).astype(np.int64)  # an XOR-like pattern: quadrants
-    fig, axes = plt.subplots(2, 2, figsize=(12, 7), sharex="col", gridspec_kw={"height_ratios": [3, 1.3]})
+    fig, axes = plt.subplots(
+        2, 2, figsize=(12, 7), sharex="col", gridspec_kw={"height_ratios": [3, 1.3]}
+    )
     for col, name in enumerate(("SGD (momentum 0.9)", "Adam")):
         s = s2.SimpleNN(2, 32, 2, dtype=np.float64, generator=np.random.default_rng(0))
         t = t2.SimpleNN(2, 32, 2, dtype=torch.float64)
@@ -108,10 +127,25 @@ def two_layer_figure(out):
             s_opt = scratch.optim.SGD(s.parameters(), lr=0.05, momentum=0.9)
             t_opt = torch.optim.SGD(t.parameters(), lr=0.05, momentum=0.9)
         else:
-            s_opt, t_opt = scratch.optim.Adam(s.parameters(), lr=0.01), torch.optim.Adam(t.parameters(), lr=0.01)
-        s_loss = np.array(s2.train(s, X, Y, snn.CrossEntropyLoss(), s_opt, epochs=40, batch_size=32, seed=0))
-        t_loss = np.array(t2.train(t, torch.from_numpy(X), torch.from_numpy(Y), torch.nn.CrossEntropyLoss(), t_opt,
-                                   epochs=40, batch_size=32, seed=0))
+            s_opt, t_opt = (
+                scratch.optim.Adam(s.parameters(), lr=0.01),
+                torch.optim.Adam(t.parameters(), lr=0.01),
+            )
+        s_loss = np.array(
+            s2.train(s, X, Y, snn.CrossEntropyLoss(), s_opt, epochs=40, batch_size=32, seed=0)
+        )
+        t_loss = np.array(
+            t2.train(
+                t,
+                torch.from_numpy(X),
+                torch.from_numpy(Y),
+                torch.nn.CrossEntropyLoss(),
+                t_opt,
+                epochs=40,
+                batch_size=32,
+                seed=0,
+            )
+        )
         gap = np.abs(s_loss - t_loss)
         ax, bx = axes[0, col], axes[1, col]
         ax.plot(s_loss, color="C0", lw=2.5, label="scratch (manual backprop)")
@@ -122,7 +156,10 @@ def two_layer_figure(out):
         bx.semilogy(np.maximum(gap, 1e-18), color="k", lw=1)
         bx.set_ylabel("|scratch - torch|")
         bx.set_xlabel("step")
-        bx.set_title(f"largest gap {gap.max():.1e} (float64 rounding; an exact 0 is drawn at 1e-18)", fontsize=9)
+        bx.set_title(
+            f"largest gap {gap.max():.1e} (float64 rounding; an exact 0 is drawn at 1e-18)",
+            fontsize=9,
+        )
     return _save(fig, out / "study_two_layer.png")
 
 

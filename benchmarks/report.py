@@ -1,5 +1,6 @@
 """Write the results: results.csv and results.json (every figure), report.md (tables, findings) and
 PNG plots (time against size per implementation, log-log; the CPU/GPU crossover where a GPU ran)."""
+
 import csv
 import datetime
 import functools
@@ -35,10 +36,10 @@ def _fmt_time(seconds):
 
 
 def peaks(rows):
-    """The best GEMM FLOP/s measured on each side (CPU, GPU), from the bare-GEMM rows only: the square
-    GEMM and a training step's five GEMMs timed alone (whichever ran faster: a warmer machine later in
-    the run). Every other row counts the FLOPs of the same products plus elementwise work it does not
-    count, so with honest counts no row passes 100%."""
+    """The best GEMM FLOP/s measured on each side (CPU, GPU), from the bare-GEMM rows only: the
+    square GEMM and a training step's five GEMMs timed alone (whichever ran faster: a warmer machine
+    later in the run). Every other row counts the FLOPs of the same products plus elementwise work
+    it does not count, so with honest counts no row passes 100%."""
     out = {}
     for r in rows:
         if r["model"] in (PEAK_MODEL, GEMMS_MODEL) and r["flop_per_s"]:
@@ -56,40 +57,63 @@ def by_model(rows):
 
 def markdown(rows, env, extra=""):
     peak = peaks(rows)
-    impls = [i for i in ("scratch-numpy", "torch-cpu", "scratch-cupy", "torch-cuda", "torch-cuda-graph")
-             if any(r["impl"] == i for r in rows)]
+    impls = [
+        i
+        for i in ("scratch-numpy", "torch-cpu", "scratch-cupy", "torch-cuda", "torch-cuda-graph")
+        if any(r["impl"] == i for r in rows)
+    ]
     lines = [
         "# Benchmarks: scratch (NumPy/CuPy) against torch",
         "",
-        f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC in {env['wall_time_s']} s.",
+        f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC in "
+        f"{env['wall_time_s']} s.",
         "",
-        "| machine | |", "|---|---|",
+        "| machine | |",
+        "|---|---|",
         f"| CPU | {env['cpu']} |",
-        f"| threads | {env['threads']} (" + ("torch pinned to it; NumPy's BLAS not pinned" if "not pinned" in env["numpy_blas"]
-                                           else "torch and NumPy's BLAS both pinned to it") +
-        f"); OMP_WAIT_POLICY={env.get('omp_wait_policy', '(unset)')} |",
+        f"| threads | {env['threads']} ("
+        + (
+            "torch pinned to it; NumPy's BLAS not pinned"
+            if "not pinned" in env["numpy_blas"]
+            else "torch and NumPy's BLAS both pinned to it"
+        )
+        + f"); OMP_WAIT_POLICY={env.get('omp_wait_policy', '(unset)')} |",
         f"| versions | Python {env['python']}, NumPy {env['numpy']}, torch {env['torch']} |",
         f"| BLAS | NumPy: {env['numpy_blas']}; torch: {env['torch_blas']} |",
     ]
     if env.get("gpu"):
-        lines.append(f"| GPU | {env['gpu']}, CUDA {env['cuda']}, CuPy {env['cupy']}, TF32 {'on' if env['tf32'] else 'off'} |")
+        lines.append(
+            f"| GPU | {env['gpu']}, CUDA {env['cuda']}, CuPy {env['cupy']}, TF32 "
+            f"{'on' if env['tf32'] else 'off'} |"
+        )
     else:
         lines.append("| GPU | none in this run |")
     lines += [
         "",
         "Times are medians over blocks of runs chosen by `torch.utils.benchmark`; ± is the",
         "interquartile range. *scratch/torch* below 1 means the handwritten code is faster.",
-        "*% peak* is the achieved FLOP/s over the best float32 GEMM measured in this run on that side.",
+        "*% peak* is the achieved FLOP/s over the best float32 GEMM measured in this run on that "
+        "side.",
         "",
     ]
     if peak:
-        lines.append("**Measured GEMM peak:** " + ", ".join(f"{side.upper()} {v / 1e9:.1f} GFLOP/s" for side, v in peak.items()))
+        lines.append(
+            "**Measured GEMM peak:** "
+            + ", ".join(f"{side.upper()} {v / 1e9:.1f} GFLOP/s" for side, v in peak.items())
+        )
         lines.append("")
     findings = []
     for model, sizes in by_model(rows).items():
         lines += [f"## {model}", ""]
-        header = ["size"] + impls + [f"{a.split('-')[0]}/{b.split('-')[0]} ({b.split('-')[1]})"
-                                     for a, b in PAIRS if a in impls and b in impls]
+        header = (
+            ["size"]
+            + impls
+            + [
+                f"{a.split('-')[0]}/{b.split('-')[0]} ({b.split('-')[1]})"
+                for a, b in PAIRS
+                if a in impls and b in impls
+            ]
+        )
         if any(r["flops"] for s in sizes.values() for r in s.values()):
             header.append("% peak (best impl)")
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -110,7 +134,11 @@ def markdown(rows, env, extra=""):
             if "% peak (best impl)" in header:
                 best = min(cells.values(), key=lambda r: r["median_s"])
                 side = "gpu" if best["impl"] in GPU else "cpu"
-                pct = 100 * best["flop_per_s"] / peak[side] if best["flop_per_s"] and side in peak else None
+                pct = (
+                    100 * best["flop_per_s"] / peak[side]
+                    if best["flop_per_s"] and side in peak
+                    else None
+                )
                 row.append(f"{pct:.1f}% ({best['impl']})" if pct is not None else "—")
             lines.append("| " + " | ".join(row) + " |")
         lines.append("")
@@ -118,10 +146,13 @@ def markdown(rows, env, extra=""):
     lines += ["## Findings", ""] + _findings(findings, rows)
     if extra:
         lines += [""] + extra.rstrip("\n").split("\n")
-    lines += ["", "Plots: `scaling.png` (time against size, log-log)" +
-              (", `crossover.png` (where the GPU starts to win)" if env.get("gpu") else "") +
-              "; study figures, the twins drawn over each other: `study_gradient_descent.png`, "
-              "`study_perceptron.png`, `study_two_layer.png`."]
+    lines += [
+        "",
+        "Plots: `scaling.png` (time against size, log-log)"
+        + (", `crossover.png` (where the GPU starts to win)" if env.get("gpu") else "")
+        + "; study figures, the twins drawn over each other: `study_gradient_descent.png`, "
+        "`study_perceptron.png`, `study_two_layer.png`.",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -132,70 +163,162 @@ def targets(rows):
     out = []
     sizes = [size for size, c in sorted(steps.items()) if "scratch-numpy" in c and "torch-cpu" in c]
     pairs = [steps[size] for size in sizes]
-    ratios = [(c["scratch-numpy"]["size_label"], c["scratch-numpy"]["median_s"] / c["torch-cpu"]["median_s"]) for c in pairs]
+    ratios = [
+        (
+            c["scratch-numpy"]["size_label"],
+            c["scratch-numpy"]["median_s"] / c["torch-cpu"]["median_s"],
+        )
+        for c in pairs
+    ]
     if ratios:
         worst_i = max(range(len(ratios)), key=lambda i: ratios[i][1])
         worst, c = ratios[worst_i][1], pairs[worst_i]
-        overlap = c["scratch-numpy"]["q25_s"] <= c["torch-cpu"]["q75_s"] and c["torch-cpu"]["q25_s"] <= c["scratch-numpy"]["q75_s"]
+        overlap = (
+            c["scratch-numpy"]["q25_s"] <= c["torch-cpu"]["q75_s"]
+            and c["torch-cpu"]["q25_s"] <= c["scratch-numpy"]["q75_s"]
+        )
         bare = gemms.get(sizes[worst_i], {})
         why = ""
-        if "scratch-numpy" in bare and "torch-cpu" in bare:  # split the step into its GEMMs and the rest
+        # split the step into its GEMMs and the rest
+        if "scratch-numpy" in bare and "torch-cpu" in bare:
             s_gemm, t_gemm = bare["scratch-numpy"]["median_s"], bare["torch-cpu"]["median_s"]
-            s_rest, t_rest = c["scratch-numpy"]["median_s"] - s_gemm, c["torch-cpu"]["median_s"] - t_gemm
-            why = (f"; there its 5 GEMMs alone take {s_gemm / t_gemm:.2f}x torch's time (NumPy's BLAS against "
-                   f"torch's, on the same products)" +
-                   (f" and the rest of the step {s_rest / t_rest:.2f}x" if s_rest > 0 and t_rest > 0 else ""))
-        out.append(f"- Scratch NumPy training step <= 1.0x torch CPU eager at every size: "
-                   f"{'**met**' if worst <= 1.0 else '**missed**'} — " + ", ".join(f"{s} {r:.2f}x" for s, r in ratios) +
-                   ("" if worst <= 1.0 else f" (worst {worst:.2f}x, at {ratios[worst_i][0]}; the two interquartile "
-                                            f"ranges {'overlap: a tie within this run' if overlap else 'do not overlap'}{why})"))
-    rest = [(c["scratch-numpy"]["size_label"], c["scratch-numpy"]["median_s"] - gemms[size]["scratch-numpy"]["median_s"],
-             c["torch-cpu"]["median_s"] - gemms[size]["torch-cpu"]["median_s"])
-            for size, c in sorted(steps.items()) if "scratch-numpy" in c and "torch-cpu" in c
-            and "scratch-numpy" in gemms.get(size, {}) and "torch-cpu" in gemms.get(size, {})]
+            s_rest, t_rest = (
+                c["scratch-numpy"]["median_s"] - s_gemm,
+                c["torch-cpu"]["median_s"] - t_gemm,
+            )
+            why = (
+                f"; there its 5 GEMMs alone take {s_gemm / t_gemm:.2f}x torch's time (NumPy's BLAS "
+                "against "
+                f"torch's, on the same products)"
+                + (
+                    f" and the rest of the step {s_rest / t_rest:.2f}x"
+                    if s_rest > 0 and t_rest > 0
+                    else ""
+                )
+            )
+        out.append(
+            f"- Scratch NumPy training step <= 1.0x torch CPU eager at every size: "
+            f"{'**met**' if worst <= 1.0 else '**missed**'} — "
+            + ", ".join(f"{s} {r:.2f}x" for s, r in ratios)
+            + (
+                ""
+                if worst <= 1.0
+                else f" (worst {worst:.2f}x, at {ratios[worst_i][0]}; the two interquartile "
+                f"ranges {'overlap: a tie within this run' if overlap else 'do not overlap'}{why})"
+            )
+        )
+    rest = [
+        (
+            c["scratch-numpy"]["size_label"],
+            c["scratch-numpy"]["median_s"] - gemms[size]["scratch-numpy"]["median_s"],
+            c["torch-cpu"]["median_s"] - gemms[size]["torch-cpu"]["median_s"],
+        )
+        for size, c in sorted(steps.items())
+        if "scratch-numpy" in c
+        and "torch-cpu" in c
+        and "scratch-numpy" in gemms.get(size, {})
+        and "torch-cpu" in gemms.get(size, {})
+    ]
     if rest:
         worse = [label for label, s, t in rest if s > t]
-        out.append("- Besides its GEMMs, the scratch step spends no more than torch's step does (each step's time less "
-                   "its five GEMMs timed bare, same run): " + ("**met**" if not worse else "**missed** at " + ", ".join(worse)) +
-                   " — " + ", ".join(f"{label} {_fmt_time(max(s, 0))} against {_fmt_time(max(t, 0))}" for label, s, t in rest) + ".")
-        medium = [size for size, c in steps.items() if c.get("scratch-numpy", {}).get("size_label") == "64x(784-256-10)"]
+        out.append(
+            "- Besides its GEMMs, the scratch step spends no more than torch's step does (each "
+            "step's time less "
+            "its five GEMMs timed bare, same run): "
+            + ("**met**" if not worse else "**missed** at " + ", ".join(worse))
+            + " — "
+            + ", ".join(
+                f"{label} {_fmt_time(max(s, 0))} against {_fmt_time(max(t, 0))}"
+                for label, s, t in rest
+            )
+            + "."
+        )
+        medium = [
+            size
+            for size, c in steps.items()
+            if c.get("scratch-numpy", {}).get("size_label") == "64x(784-256-10)"
+        ]
         if medium:
             out[-1] += step_breakdown(grouped, medium[0])
-    norms = [(model, c["scratch-numpy"]["size_label"], c["scratch-numpy"]["median_s"] / c["torch-cpu"]["median_s"])
-             for model in NORM_MODELS for _, c in sorted(grouped.get(model, {}).items()) if "scratch-numpy" in c and "torch-cpu" in c]
+    norms = [
+        (
+            model,
+            c["scratch-numpy"]["size_label"],
+            c["scratch-numpy"]["median_s"] / c["torch-cpu"]["median_s"],
+        )
+        for model in NORM_MODELS
+        for _, c in sorted(grouped.get(model, {}).items())
+        if "scratch-numpy" in c and "torch-cpu" in c
+    ]
     if norms:
-        out.append("- Normalisation forward + backward <= 1.5x torch CPU: " +
-                   ("**met**" if all(r <= 1.5 for *_, r in norms) else "**missed**") + " — " +
-                   ", ".join(f"{model.split()[0]} at {label} {r:.2f}x" for model, label, r in norms) + "." +
-                   norm_passes(grouped))
+        out.append(
+            "- Normalisation forward + backward <= 1.5x torch CPU: "
+            + ("**met**" if all(r <= 1.5 for *_, r in norms) else "**missed**")
+            + " — "
+            + ", ".join(f"{model.split()[0]} at {label} {r:.2f}x" for model, label, r in norms)
+            + "."
+            + norm_passes(grouped)
+        )
     out += conv_targets(grouped)
-    rnn = [(model.split()[0], c["scratch-numpy"]["size_label"], c["scratch-numpy"]["median_s"] / c["torch-cpu"]["median_s"])
-           for model in RNN_MODELS for _, c in sorted(grouped.get(model, {}).items()) if "scratch-numpy" in c and "torch-cpu" in c]
+    rnn = [
+        (
+            model.split()[0],
+            c["scratch-numpy"]["size_label"],
+            c["scratch-numpy"]["median_s"] / c["torch-cpu"]["median_s"],
+        )
+        for model in RNN_MODELS
+        for _, c in sorted(grouped.get(model, {}).items())
+        if "scratch-numpy" in c and "torch-cpu" in c
+    ]
     for size, limit in (("small", 1.0), ("medium", 1.2)):
         at = [(cell, r) for cell, label, r in rnn if label.startswith(size)]
         if at:
-            out.append(f"- Scratch LSTM and GRU forward + backward <= {limit}x torch CPU at the {size} size: " +
-                       ("**met**" if all(r <= limit for _, r in at) else "**missed**") + " — " +
-                       ", ".join(f"{cell} {r:.2f}x" for cell, r in at) + ".")
+            out.append(
+                f"- Scratch LSTM and GRU forward + backward <= {limit}x torch CPU at the {size} "
+                "size: "
+                + ("**met**" if all(r <= limit for _, r in at) else "**missed**")
+                + " — "
+                + ", ".join(f"{cell} {r:.2f}x" for cell, r in at)
+                + "."
+            )
     gpu = [c for _, c in sorted(steps.items()) if "scratch-cupy" in c and "torch-cuda" in c]
     if gpu:
         # judged at the largest size measured (the target's "large"); every size's ratio is listed
-        ratios = [(c["torch-cuda"]["size_label"], c["scratch-cupy"]["median_s"] / c["torch-cuda"]["median_s"]) for c in gpu]
+        ratios = [
+            (
+                c["torch-cuda"]["size_label"],
+                c["scratch-cupy"]["median_s"] / c["torch-cuda"]["median_s"],
+            )
+            for c in gpu
+        ]
         label, r = ratios[-1]
         graph = gpu[-1].get("torch-cuda-graph")
-        out.append(f"- Scratch on CuPy <= 1.1x torch CUDA eager at large sizes: {'**met**' if r <= 1.1 else '**missed**'} "
-                   f"— {r:.2f}x at {label}, the largest size measured (all sizes: " +
-                   ", ".join(f"{s} {x:.2f}x" for s, x in ratios) + ")" +
-                   (f"; torch replayed from a CUDA graph takes {graph['median_s'] / gpu[-1]['torch-cuda']['median_s']:.2f}x "
-                    "of its eager time there, the launch overhead's share" if graph else "") + ".")
+        out.append(
+            "- Scratch on CuPy <= 1.1x torch CUDA eager at large sizes: "
+            f"{'**met**' if r <= 1.1 else '**missed**'} "
+            f"— {r:.2f}x at {label}, the largest size measured (all sizes: "
+            + ", ".join(f"{s} {x:.2f}x" for s, x in ratios)
+            + ")"
+            + (
+                "; torch replayed from a CUDA graph takes "
+                f"{graph['median_s'] / gpu[-1]['torch-cuda']['median_s']:.2f}x "
+                "of its eager time there, the launch overhead's share"
+                if graph
+                else ""
+            )
+            + "."
+        )
     else:
-        out.append("- Scratch on CuPy <= 1.1x torch CUDA eager at large sizes: **not measured** — no GPU in this run")
+        out.append(
+            "- Scratch on CuPy <= 1.1x torch CUDA eager at large sizes: **not measured** — no GPU "
+            "in this run"
+        )
     return out
 
 
 def norm_passes(grouped):
-    """What the normalisation layers cost in elementwise passes over their input, each twin's own, and
-    what fusing a product with its sum saves in NumPy: the measured reason behind the ratio."""
+    """What the normalisation layers cost in elementwise passes over their input, each twin's own,
+    and what fusing a product with its sum saves in NumPy: the measured reason behind the ratio."""
     said = []
     for model in NORM_MODELS:
         for size, c in sorted(grouped.get(model, {}).items()):
@@ -203,54 +326,99 @@ def norm_passes(grouped):
             if not all(k in c and k in one for k in ("scratch-numpy", "torch-cpu")):
                 continue
             s_pass, t_pass = one["scratch-numpy"]["median_s"], one["torch-cpu"]["median_s"]
-            said.append(f"{model.split()[0]}: one pass over its input takes {_fmt_time(s_pass)} in NumPy (one core) and "
-                        f"{_fmt_time(t_pass)} in torch, so the forward + backward is worth "
-                        f"{c['scratch-numpy']['median_s'] / s_pass:.0f} NumPy passes against "
-                        f"{c['torch-cpu']['median_s'] / t_pass:.0f} of torch's (fused kernels)")
-            two, fused = grouped.get(TWO_PASSES, {}).get(size, {}), grouped.get(FUSED, {}).get(size, {})
+            said.append(
+                f"{model.split()[0]}: one pass over its input takes {_fmt_time(s_pass)} in NumPy "
+                "(one core) and "
+                f"{_fmt_time(t_pass)} in torch, so the forward + backward is worth "
+                f"{c['scratch-numpy']['median_s'] / s_pass:.0f} NumPy passes against "
+                f"{c['torch-cpu']['median_s'] / t_pass:.0f} of torch's (fused kernels)"
+            )
+            two, fused = (
+                grouped.get(TWO_PASSES, {}).get(size, {}),
+                grouped.get(FUSED, {}).get(size, {}),
+            )
             if "scratch-numpy" in two and "scratch-numpy" in fused:
-                said[-1] += (f"; fusing a product with its sum (einsum) takes {_fmt_time(fused['scratch-numpy']['median_s'])} "
-                             f"against {_fmt_time(two['scratch-numpy']['median_s'])} for the two passes")
+                said[-1] += (
+                    "; fusing a product with its sum (einsum) takes "
+                    f"{_fmt_time(fused['scratch-numpy']['median_s'])} "
+                    f"against {_fmt_time(two['scratch-numpy']['median_s'])} for the two passes"
+                )
     return (" " + "; ".join(said) + ".") if said else ""
 
 
 def conv_targets(grouped):
-    """Conv forward + backward <= 1.5x torch CPU at each size; its GEMMs >= 0.6 of the peak at the ResNet
-    size; and where scratch's time goes at each size, measured part by part."""
+    """Conv forward + backward <= 1.5x torch CPU at each size; its GEMMs >= 0.6 of the peak at the
+    ResNet size; and where scratch's time goes at each size, measured part by part."""
     steps, gemms = grouped.get(CONV_STEP, {}), grouped.get(CONV_GEMMS, {})
     pairs = [c for _, c in sorted(steps.items()) if "scratch-numpy" in c and "torch-cpu" in c]
     if not pairs:
         return []
-    ratios = [(c["scratch-numpy"]["size_label"], c["scratch-numpy"]["median_s"] / c["torch-cpu"]["median_s"]) for c in pairs]
-    out = ["- Scratch conv forward + backward <= 1.5x torch CPU at each size: " +
-           ("**met**" if all(r <= 1.5 for _, r in ratios) else "**missed**") + " — " +
-           ", ".join(f"{label.split(' ')[0]} {r:.2f}x" for label, r in ratios) + "."]
-    peak = peaks([r for sizes in grouped.values() for cells in sizes.values() for r in cells.values()]).get("cpu")
-    resnet = [c["scratch-numpy"] for c in gemms.values() if "scratch-numpy" in c and c["scratch-numpy"]["size_label"].startswith("ResNet")]
+    ratios = [
+        (
+            c["scratch-numpy"]["size_label"],
+            c["scratch-numpy"]["median_s"] / c["torch-cpu"]["median_s"],
+        )
+        for c in pairs
+    ]
+    out = [
+        "- Scratch conv forward + backward <= 1.5x torch CPU at each size: "
+        + ("**met**" if all(r <= 1.5 for _, r in ratios) else "**missed**")
+        + " — "
+        + ", ".join(f"{label.split(' ')[0]} {r:.2f}x" for label, r in ratios)
+        + "."
+    ]
+    peak = peaks(
+        [r for sizes in grouped.values() for cells in sizes.values() for r in cells.values()]
+    ).get("cpu")
+    resnet = [
+        c["scratch-numpy"]
+        for c in gemms.values()
+        if "scratch-numpy" in c and c["scratch-numpy"]["size_label"].startswith("ResNet")
+    ]
     if resnet and peak:
         fraction = resnet[0]["flop_per_s"] / peak
-        out.append(f"- Scratch conv's matrix products >= 0.6 of the GEMM peak at the ResNet size: "
-                   f"{'**met**' if fraction >= 0.6 else '**missed**'} — {fraction:.2f} ({resnet[0]['flop_per_s'] / 1e9:.0f} "
-                   f"of {peak / 1e9:.0f} GFLOP/s).")
+        out.append(
+            f"- Scratch conv's matrix products >= 0.6 of the GEMM peak at the ResNet size: "
+            f"{'**met**' if fraction >= 0.6 else '**missed**'} — {fraction:.2f} "
+            f"({resnet[0]['flop_per_s'] / 1e9:.0f} "
+            f"of {peak / 1e9:.0f} GFLOP/s)."
+        )
     where = []
     for size, c in sorted(steps.items()):
-        parts = [grouped.get(model, {}).get(size, {}).get("scratch-numpy") for model in (CONV_GEMMS, CONV_IM2COL, CONV_SCATTER)]
+        parts = [
+            grouped.get(model, {}).get(size, {}).get("scratch-numpy")
+            for model in (CONV_GEMMS, CONV_IM2COL, CONV_SCATTER)
+        ]
         if "scratch-numpy" in c and all(parts):
             total = c["scratch-numpy"]["median_s"]
             gemm, copy, scatter = (p["median_s"] for p in parts)
-            where.append(f"{c['scratch-numpy']['size_label'].split(' ')[0]} {_fmt_time(total)}: GEMMs {_fmt_time(gemm)}, "
-                         f"window copy {_fmt_time(copy)}, scatter {_fmt_time(scatter)}, the rest (layout copies, padding, "
-                         f"bias) {_fmt_time(max(total - gemm - copy - scatter, 0))}")
+            where.append(
+                f"{c['scratch-numpy']['size_label'].split(' ')[0]} {_fmt_time(total)}: GEMMs "
+                f"{_fmt_time(gemm)}, "
+                f"window copy {_fmt_time(copy)}, scatter {_fmt_time(scatter)}, the rest (layout "
+                "copies, padding, "
+                f"bias) {_fmt_time(max(total - gemm - copy - scatter, 0))}"
+            )
     if where:
-        out.append("  Where scratch's forward + backward goes, each part timed alone: " + "; ".join(where) + ".")
+        out.append(
+            "  Where scratch's forward + backward goes, each part timed alone: "
+            + "; ".join(where)
+            + "."
+        )
     return out
 
 
-PARTS = [("forward", FORWARD_MODEL), ("loss", LOSS_MODEL), ("backward", BACKWARD_MODEL), ("optimizer", OPTIMIZER_MODEL)]
+PARTS = [
+    ("forward", FORWARD_MODEL),
+    ("loss", LOSS_MODEL),
+    ("backward", BACKWARD_MODEL),
+    ("optimizer", OPTIMIZER_MODEL),
+]
 
 
 def step_breakdown(grouped, size):
-    """The profile of a training step at `size`: its parts, each timed alone, for each CPU implementation."""
+    """The profile of a training step at `size`: its parts, each timed alone, for each CPU
+    implementation."""
     out = []
     for impl in ("scratch-numpy", "torch-cpu"):
         parts = [(name, grouped.get(model, {}).get(size, {}).get(impl)) for name, model in PARTS]
@@ -258,25 +426,41 @@ def step_breakdown(grouped, size):
         if step is None or any(r is None for _, r in parts):
             continue
         us = {name: r["median_s"] * 1e6 for name, r in parts}
-        out.append(f"{impl.split('-')[0]}: " + ", ".join(f"{name} {t:.0f}" for name, t in us.items()) +
-                   f" µs (sum {sum(us.values()):.0f}; the step {step['median_s'] * 1e6:.0f})")
-        if impl == "scratch-numpy" and "scratch-numpy" in grouped.get(GEMMS_MODEL, {}).get(size, {}):
-            rest = (step["median_s"] - grouped[GEMMS_MODEL][size]["scratch-numpy"]["median_s"]) * 1e6
-            out[-1] += (f"; besides its GEMMs the scratch step spends {rest:.0f} µs, of which the optimizer "
-                        f"takes {us['optimizer']:.0f} and the loss {us['loss']:.0f}")
-    return (" The step's parts at 64x(784-256-10), each timed alone: " + "; ".join(out) + ".") if out else ""
+        out.append(
+            f"{impl.split('-')[0]}: "
+            + ", ".join(f"{name} {t:.0f}" for name, t in us.items())
+            + f" µs (sum {sum(us.values()):.0f}; the step {step['median_s'] * 1e6:.0f})"
+        )
+        if impl == "scratch-numpy" and "scratch-numpy" in grouped.get(GEMMS_MODEL, {}).get(
+            size, {}
+        ):
+            rest = (
+                step["median_s"] - grouped[GEMMS_MODEL][size]["scratch-numpy"]["median_s"]
+            ) * 1e6
+            out[-1] += (
+                f"; besides its GEMMs the scratch step spends {rest:.0f} µs, of which the "
+                "optimizer "
+                f"takes {us['optimizer']:.0f} and the loss {us['loss']:.0f}"
+            )
+    return (
+        (" The step's parts at 64x(784-256-10), each timed alone: " + "; ".join(out) + ".")
+        if out
+        else ""
+    )
 
 
 def _findings(ratios, rows):
     out = []
-    for (a, b) in PAIRS:
+    for a, b in PAIRS:
         rs = [(m, s, r) for (m, s, x, y, r) in ratios if (x, y) == (a, b) and m != PEAK_MODEL]
         if not rs:
             continue
         faster = [f"{m} at {s} ({r:.2f}×)" for m, s, r in rs if r < 1]
         slower = [f"{m} at {s} ({r:.2f}×)" for m, s, r in rs if r >= 1]
-        out.append(f"- **{a} vs {b}**: faster in {len(faster)} of {len(rs)} cases." +
-                   (f" Slower in: {'; '.join(slower)}." if slower else ""))
+        out.append(
+            f"- **{a} vs {b}**: faster in {len(faster)} of {len(rs)} cases."
+            + (f" Slower in: {'; '.join(slower)}." if slower else "")
+        )
     for model, sizes in by_model(rows).items():
         if model == PEAK_MODEL:
             continue
@@ -284,8 +468,12 @@ def _findings(ratios, rows):
         for cpu, gpu, who in CROSSINGS:
             where = crossover(sizes, cpu, gpu)
             if where is not None:
-                said.append(f"{who} on the GPU beats {who} on the CPU from {where} on" if where else
-                            f"{who} on the GPU does not beat {who} on the CPU even at the largest size measured")
+                said.append(
+                    f"{who} on the GPU beats {who} on the CPU from {where} on"
+                    if where
+                    else f"{who} on the GPU does not beat {who} on the CPU even at the largest "
+                    "size measured"
+                )
         if said:
             out.append(f"- **{model}**: " + "; ".join(said) + ".")
     return out or ["- (no pairs to compare)"]
@@ -295,22 +483,28 @@ CROSSINGS = [("torch-cpu", "torch-cuda", "torch"), ("scratch-numpy", "scratch-cu
 
 
 def crossover(sizes, cpu, gpu):
-    """The size label from which `gpu` is faster than `cpu`, at that size and every larger one; "" if
-    it is not faster at the largest size; None if the pair was not measured. (From, not the first
+    """The size label from which `gpu` is faster than `cpu`, at that size and every larger one; ""
+    if it is not faster at the largest size; None if the pair was not measured. (From, not the first
     win: a win at a tiny size followed by losses is noise, not a crossover.)"""
     both = [s for s in sorted(sizes) if cpu in sizes[s] and gpu in sizes[s]]
     if not both:
         return None
-    last_loss = max((i for i, s in enumerate(both) if sizes[s][gpu]["median_s"] >= sizes[s][cpu]["median_s"]), default=-1)
+    last_loss = max(
+        (i for i, s in enumerate(both) if sizes[s][gpu]["median_s"] >= sizes[s][cpu]["median_s"]),
+        default=-1,
+    )
     return "" if last_loss == len(both) - 1 else sizes[both[last_loss + 1]][cpu]["size_label"]
 
 
 @functools.cache  # say it once
 def have_matplotlib():
-    """True, or False after saying that the pictures are skipped (the tables and data are written)."""
+    """True, or False after saying that the pictures are skipped (the tables and data are
+    written)."""
     if importlib.util.find_spec("matplotlib") is None:
-        print("matplotlib is not installed: no PNG plots this time (pip install -e '.[bench]'); "
-              "report.md, results.csv and results.json are written")
+        print(
+            "matplotlib is not installed: no PNG plots this time (pip install -e '.[bench]'); "
+            "report.md, results.csv and results.json are written"
+        )
         return False
     return True
 
@@ -324,16 +518,26 @@ def plots(rows, env, out):
     import matplotlib.pyplot as plt
 
     grouped = by_model(rows)
-    # a curve needs two sizes at least: one-size rows (the GEMM peak, the normalisation yardsticks) are in the tables
+    # a curve needs two sizes at least: one-size rows (the GEMM peak, the normalisation yardsticks)
+    # are in the tables
     models = [m for m in grouped if m != PEAK_MODEL and len(grouped[m]) > 1]
     if not models:  # --only digits (or normalization): nothing with a curve was timed
         return []
     units = {r["model"]: r["size_unit"] for r in rows}
     cols = 3
-    fig, axes = plt.subplots((len(models) + cols - 1) // cols, cols, figsize=(5 * cols, 3.8 * ((len(models) + cols - 1) // cols)),
-                             squeeze=False)
-    styles = {"scratch-numpy": ("C0", "-o"), "torch-cpu": ("C1", "-s"), "scratch-cupy": ("C2", "--o"),
-              "torch-cuda": ("C3", "--s"), "torch-cuda-graph": ("C4", ":^")}
+    fig, axes = plt.subplots(
+        (len(models) + cols - 1) // cols,
+        cols,
+        figsize=(5 * cols, 3.8 * ((len(models) + cols - 1) // cols)),
+        squeeze=False,
+    )
+    styles = {
+        "scratch-numpy": ("C0", "-o"),
+        "torch-cpu": ("C1", "-s"),
+        "scratch-cupy": ("C2", "--o"),
+        "torch-cuda": ("C3", "--s"),
+        "torch-cuda-graph": ("C4", ":^"),
+    }
     for ax, model in zip(axes.flat, models):
         for impl, (color, style) in styles.items():
             pts = sorted((s, c[impl]["median_s"]) for s, c in grouped[model].items() if impl in c)
@@ -344,9 +548,12 @@ def plots(rows, env, out):
         ax.set_ylabel("median time per call (s)")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
-    for ax in list(axes.flat)[len(models):]:
+    for ax in list(axes.flat)[len(models) :]:
         ax.set_visible(False)
-    fig.suptitle(f"scratch vs torch — {env['cpu']}, {env['threads']} threads" + (f"; {env['gpu']}" if env.get("gpu") else ""))
+    fig.suptitle(
+        f"scratch vs torch — {env['cpu']}, {env['threads']} threads"
+        + (f"; {env['gpu']}" if env.get("gpu") else "")
+    )
     fig.tight_layout(rect=(0, 0, 1, 0.975))  # keep the suptitle clear of the first row's titles
     written = [out / "scaling.png"]
     fig.savefig(written[0], dpi=110)
@@ -356,8 +563,11 @@ def plots(rows, env, out):
         fig, axes = plt.subplots(1, 2, figsize=(13, 4.8), sharey=True)
         for ax, (cpu, gpu, who) in zip(axes, CROSSINGS):
             for i, model in enumerate(models):
-                pts = sorted((s, c[cpu]["median_s"] / c[gpu]["median_s"])
-                             for s, c in grouped[model].items() if cpu in c and gpu in c)
+                pts = sorted(
+                    (s, c[cpu]["median_s"] / c[gpu]["median_s"])
+                    for s, c in grouped[model].items()
+                    if cpu in c and gpu in c
+                )
                 if pts:
                     ax.loglog(*zip(*pts), "-o", color=f"C{i % 10}", label=model)
             ax.axhline(1.0, color="k", lw=1)
@@ -366,7 +576,11 @@ def plots(rows, env, out):
             ax.grid(True, which="both", alpha=0.3)
             ax.legend(fontsize=7)
         axes[0].set_ylabel("CPU time / GPU time  (above 1: the GPU wins)")
-        fig.suptitle(f"Where the GPU starts to win — {env['gpu']} against {env['cpu']}, {env['threads']} threads", fontsize=10)
+        fig.suptitle(
+            f"Where the GPU starts to win — {env['gpu']} against {env['cpu']}, {env['threads']} "
+            "threads",
+            fontsize=10,
+        )
         fig.tight_layout(rect=(0, 0, 1, 0.95))
         written.append(out / "crossover.png")
         fig.savefig(written[-1], dpi=110)

@@ -1,10 +1,12 @@
 """Timing with torch.utils.benchmark: it warms up, picks the number of runs per block, and
 synchronises the GPU around each block (torch.cuda.synchronize waits for CuPy's kernels too)."""
+
 import torch.utils.benchmark as tbench
 
 try:
     from tqdm import tqdm
 except ImportError:  # progress without tqdm: a line at every tenth of the cases
+
     def tqdm(cases, desc, **_):
         cases = list(cases)
         for i, case in enumerate(cases, 1):
@@ -32,12 +34,21 @@ def run(cases, min_run_time, threads):
     for case in tqdm(cases, desc="benchmarks", unit="case", dynamic_ncols=True):
         m = measure(case.fn, min_run_time, threads)
         times = sorted(m.times)
-        rows.append({
-            "model": case.model, "size": case.size, "size_label": case.size_label, "size_unit": case.size_unit,
-            "impl": case.impl,
-            "median_s": m.median, "iqr_s": m.iqr,
-            "q25_s": times[len(times) // 4], "q75_s": times[(3 * len(times)) // 4],
-            "blocks": len(m.times), "runs_per_block": m.number_per_run,
-            "flops": case.flops, "flop_per_s": case.flops / m.median if case.flops else None,
-        })
+        rows.append(
+            {
+                "model": case.model,
+                "size": case.size,
+                "size_label": case.size_label,
+                "size_unit": case.size_unit,
+                "impl": case.impl,
+                "median_s": m.median,
+                "iqr_s": m.iqr,
+                "q25_s": times[len(times) // 4],
+                "q75_s": times[(3 * len(times)) // 4],
+                "blocks": len(m.times),
+                "runs_per_block": m.number_per_run,
+                "flops": case.flops,
+                "flop_per_s": case.flops / m.median if case.flops else None,
+            }
+        )
     return rows

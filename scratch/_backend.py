@@ -4,6 +4,7 @@ The scratch code takes its array module from its inputs, so the one handwritten 
 runs on the CPU with NumPy and on a GPU with CuPy. NumPy is the default and the reference; CuPy is
 an optional extra (`pip install -e '.[gpu]'`) and is never imported unless it is installed.
 """
+
 import numpy as np
 
 

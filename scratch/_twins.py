@@ -2,6 +2,7 @@
 words they say about a run (divergence), the checks they make on the same arguments, and the
 types they raise. Nothing here imports torch; the torch twins import it from here.
 """
+
 import math
 import warnings
 
@@ -26,8 +27,10 @@ class DivergenceWarning(RuntimeWarning):
 def bowl_point(params):
     """(x, y) of a point on the bowl; a point of any other shape is refused in words."""
     if tuple(params.shape) != (2,):
-        raise ValueError("params must be a point (x, y) of shape (2,) for the bowl, "
-                         f"got shape {tuple(params.shape)}")
+        raise ValueError(
+            "params must be a point (x, y) of shape (2,) for the bowl, "
+            f"got shape {tuple(params.shape)}"
+        )
     return params[0], params[1]
 
 
@@ -36,8 +39,9 @@ def descent_settings(params, learning_rate, iterations, on_bowl):
     learning_rate > 0, iterations >= 0. Warns when lr cannot converge on the bowl (lr >= 1).
     Returns (learning_rate, iterations) as float and int."""
     if params.ndim != 1:
-        raise ValueError("initial_params must be a vector of shape (d,), "
-                         f"got shape {tuple(params.shape)}")
+        raise ValueError(
+            f"initial_params must be a vector of shape (d,), got shape {tuple(params.shape)}"
+        )
     if on_bowl:
         bowl_point(params)
     learning_rate = _validate.real_number("learning_rate", learning_rate, low=0.0, low_open=True)
@@ -82,13 +86,16 @@ def report_outcome(param_history, loss_history, learning_rate, iterations, on_bo
 def perceptron_settings(model, model_type, learning_rate, epochs, mistakes_per_epoch):
     """train_perceptron's checks, made alike by both twins; returns (learning_rate, epochs)."""
     if not isinstance(model, model_type):
-        raise TypeError(f"model must be a {model_type.__module__.split('.')[0]} Perceptron, "
-                        f"got {type(model).__name__}")
+        raise TypeError(
+            f"model must be a {model_type.__module__.split('.')[0]} Perceptron, "
+            f"got {type(model).__name__}"
+        )
     learning_rate = _validate.real_number("learning_rate", learning_rate, low=0.0, low_open=True)
     epochs = _validate.integer("epochs", epochs, low=1)
     if mistakes_per_epoch is not None and not isinstance(mistakes_per_epoch, list):
-        raise TypeError("mistakes_per_epoch must be a list or None, "
-                        f"got {type(mistakes_per_epoch).__name__}")
+        raise TypeError(
+            f"mistakes_per_epoch must be a list or None, got {type(mistakes_per_epoch).__name__}"
+        )
     return learning_rate, epochs
 
 

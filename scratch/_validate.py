@@ -2,6 +2,7 @@
 what was expected and what came. Both twins use them, so both reject the same input the same way.
 Nothing here imports torch.
 """
+
 import math
 import numbers
 from pathlib import Path
@@ -17,8 +18,13 @@ def real_number(name, value, *, low=None, high=None, low_open=False, high_open=F
     The error names `name` ("learning_rate must be > 0, got -1.0"), or, where a twin of torch
     speaks torch's words, starts with `message` ("Invalid learning rate: -1.0 (expected >= 0)").
     """
+
     def fail(error, expected, got):
-        raise error(f"{message}: {got} (expected {expected})" if message else f"{name} must be {expected}, got {got}")
+        raise error(
+            f"{message}: {got} (expected {expected})"
+            if message
+            else f"{name} must be {expected}, got {got}"
+        )
 
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         fail(TypeError, "a real number", f"{type(value).__name__} {value!r}")
@@ -47,7 +53,9 @@ def float_dtype(dtype):
     try:
         dtype = np.dtype(dtype)
     except TypeError:
-        raise TypeError(f"dtype must be a NumPy floating-point dtype (np.float32, np.float64), got {dtype!r}") from None
+        raise TypeError(
+            f"dtype must be a NumPy floating-point dtype (np.float32, np.float64), got {dtype!r}"
+        ) from None
     if dtype.kind != "f":
         raise TypeError(f"dtype must be a floating-point dtype, got {dtype}")
     return dtype
@@ -61,7 +69,9 @@ def float_array(name, value):
     try:
         arr = np.array(value)  # always a copy
     except Exception as exc:  # ragged lists and the like
-        raise TypeError(f"{name} must be array-like of numbers, got {type(value).__name__}: {exc}") from None
+        raise TypeError(
+            f"{name} must be array-like of numbers, got {type(value).__name__}: {exc}"
+        ) from None
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
     if np.issubdtype(arr.dtype, np.complexfloating):
@@ -70,7 +80,9 @@ def float_array(name, value):
         arr = arr.astype(np.float64)
     if not np.all(np.isfinite(arr)):
         bad = np.argwhere(~np.isfinite(arr))[0]
-        raise ValueError(f"{name} must be finite, got {arr[tuple(bad)]} at index {tuple(int(i) for i in bad)}")
+        raise ValueError(
+            f"{name} must be finite, got {arr[tuple(bad)]} at index {tuple(int(i) for i in bad)}"
+        )
     return arr
 
 
@@ -85,11 +97,14 @@ def binary_classification_data(inputs, targets, input_dim):
     if X.shape[0] == 0:
         raise ValueError("inputs is empty: need at least one sample")
     if X.shape[1] != input_dim:
-        raise ValueError(f"inputs must have {input_dim} features (the model's input_dim), got {X.shape[1]}")
+        raise ValueError(
+            f"inputs must have {input_dim} features (the model's input_dim), got {X.shape[1]}"
+        )
     y = float_array("targets", targets).astype(np.float64)
     if not (y.shape == (X.shape[0],) or y.shape == (X.shape[0], 1)):
         raise ValueError(
-            f"targets must have shape ({X.shape[0]},) or ({X.shape[0]}, 1) to match {X.shape[0]} inputs, got shape {y.shape}"
+            f"targets must have shape ({X.shape[0]},) or ({X.shape[0]}, 1) to match {X.shape[0]} "
+            f"inputs, got shape {y.shape}"
         )
     y = y.reshape(-1)
     bad = ~np.isin(y, (0.0, 1.0))
@@ -99,23 +114,32 @@ def binary_classification_data(inputs, targets, input_dim):
 
 
 def weights_path(path, torch_formats=False):
-    """A weights file's path, as a Path: .npz, which both twins read and write, or (torch_formats, the
-    torch twin) .pt/.pth. Any other name is refused: np.savez would append .npz to it without a word
-    (weights.pt would become weights.pt.npz, which nothing then finds)."""
+    """A weights file's path, as a Path: .npz, which both twins read and write, or (torch_formats,
+    the torch twin) .pt/.pth. Any other name is refused: np.savez would append .npz to it without a
+    word (weights.pt would become weights.pt.npz, which nothing then finds)."""
     path = Path(path)
     if path.suffix == ".npz" or (torch_formats and path.suffix in (".pt", ".pth")):
         return path
     if path.suffix in (".pt", ".pth"):
-        raise ValueError(f"scratch reads and writes .npz weight files only (a {path.suffix} file needs torch, which "
-                         f"scratch never imports): the path must end in .npz, got {str(path)!r}; both twins read .npz")
+        raise ValueError(
+            f"scratch reads and writes .npz weight files only (a {path.suffix} file needs torch, "
+            "which "
+            f"scratch never imports): the path must end in .npz, got {str(path)!r}; both twins "
+            "read .npz"
+        )
     allowed = ".npz, .pt or .pth" if torch_formats else ".npz"
-    raise ValueError(f"weights are saved as {allowed} files: the path must end in {allowed}, got {str(path)!r}")
+    raise ValueError(
+        f"weights are saved as {allowed} files: the path must end in {allowed}, got {str(path)!r}"
+    )
 
 
 def sample_count(inputs, targets):
     """The number of samples n, after checking that inputs and targets have the same n >= 1."""
     if len(inputs) != len(targets):
-        raise ValueError(f"inputs and targets must have the same number of samples, got {len(inputs)} and {len(targets)}")
+        raise ValueError(
+            f"inputs and targets must have the same number of samples, got {len(inputs)} and "
+            f"{len(targets)}"
+        )
     if len(inputs) == 0:
         raise ValueError("inputs is empty: need at least one sample")
     return len(inputs)
@@ -132,44 +156,66 @@ def array(owner, name, value):
         return value
     kind = type(value).__module__.split(".")[0]
     if kind == "torch":
-        raise TypeError(f"{owner} takes NumPy (or CuPy) arrays, got a torch.Tensor for {name}: "
-                        f"pass {name}.detach().cpu().numpy()")
-    fix = f"np.full_like(input, {value!r})" if isinstance(value, numbers.Number) else f"np.asarray({name})"
-    raise TypeError(f"{owner} takes NumPy (or CuPy) arrays, got {type(value).__name__} for {name}: pass {fix}")
+        raise TypeError(
+            f"{owner} takes NumPy (or CuPy) arrays, got a torch.Tensor for {name}: "
+            f"pass {name}.detach().cpu().numpy()"
+        )
+    fix = (
+        f"np.full_like(input, {value!r})"
+        if isinstance(value, numbers.Number)
+        else f"np.asarray({name})"
+    )
+    raise TypeError(
+        f"{owner} takes NumPy (or CuPy) arrays, got {type(value).__name__} for {name}: pass {fix}"
+    )
 
 
 def layer_input(owner, input, trailing, dtype):
-    """A layer's input: an array whose last dimensions are `trailing` and whose dtype is the layer's."""
+    """A layer's input: an array whose last dimensions are `trailing` and whose dtype is the
+    layer's."""
     array(owner, "input", input)
-    if tuple(input.shape[len(input.shape) - len(trailing):]) != tuple(trailing) or input.ndim < len(trailing):
+    if tuple(input.shape[len(input.shape) - len(trailing) :]) != tuple(
+        trailing
+    ) or input.ndim < len(trailing):
         star = ", ".join(["*"] + [str(t) for t in trailing])
         raise ValueError(f"{owner} expected input of shape ({star}), got {tuple(input.shape)}")
     if input.dtype != dtype:
-        raise TypeError(f"{owner} expected input of dtype {dtype} (its weight's), got {input.dtype}: pass "
-                        f"input.astype(np.{dtype}), or build the model with dtype=np.{input.dtype}")
+        raise TypeError(
+            f"{owner} expected input of dtype {dtype} (its weight's), got {input.dtype}: pass "
+            f"input.astype(np.{dtype}), or build the model with dtype=np.{input.dtype}"
+        )
     return input
 
 
 def state_dict_fits(owner, expected, given, strict=True):
-    """expected, given: {name: shape}. Both twins' loaders call this before they change anything, so the
-    same mismatch reads the same in both: a KeyError for missing or unexpected keys (with strict), a
-    ValueError for a shape, in torch's words."""
+    """expected, given: {name: shape}. Both twins' loaders call this before they change anything, so
+    the same mismatch reads the same in both: a KeyError for missing or unexpected keys (with
+    strict), a ValueError for a shape, in torch's words."""
     missing = [k for k in expected if k not in given]
     unexpected = [k for k in given if k not in expected]
     if strict and (missing or unexpected):
-        raise KeyError(f"Error(s) in loading state_dict for {owner}: missing keys {missing}, unexpected keys "
-                       f"{unexpected} (expected exactly {list(expected)})")
+        raise KeyError(
+            f"Error(s) in loading state_dict for {owner}: missing keys {missing}, unexpected keys "
+            f"{unexpected} (expected exactly {list(expected)})"
+        )
     for key in expected:
         if key in given and tuple(given[key]) != tuple(expected[key]):
-            raise ValueError(f"size mismatch for {key}: copying a param with shape {tuple(given[key])} from the "
-                             f"state_dict, the shape in the current model is {tuple(expected[key])}")
+            raise ValueError(
+                f"size mismatch for {key}: copying a param with shape {tuple(given[key])} from the "
+                f"state_dict, the shape in the current model is {tuple(expected[key])}"
+            )
     return missing, unexpected
 
 
 def tensor(owner, name, value):
-    """`value` as it came if it is a torch tensor (checked by type name: scratch never imports torch);
-    otherwise a TypeError that shows the conversion (the torch twin's edge, mirroring `array`)."""
+    """`value` as it came if it is a torch tensor (checked by type name: scratch never imports
+    torch); otherwise a TypeError that shows the conversion (the torch twin's edge, mirroring
+    `array`)."""
     if type(value).__module__.split(".")[0] == "torch":
         return value
-    fix = f"torch.from_numpy({name})" if isinstance(value, np.ndarray) else f"torch.as_tensor({name})"
-    raise TypeError(f"{owner} takes torch tensors, got {type(value).__name__} for {name}: pass {fix}")
+    fix = (
+        f"torch.from_numpy({name})" if isinstance(value, np.ndarray) else f"torch.as_tensor({name})"
+    )
+    raise TypeError(
+        f"{owner} takes torch tensors, got {type(value).__name__} for {name}: pass {fix}"
+    )

@@ -4,6 +4,7 @@ The central difference (f(x + h e_i) - f(x - h e_i)) / 2h has error O(h^2) from 
 and O(eps * |f| / h) from rounding; h = 1e-6 in float64 balances the two at about 1e-10 for
 functions of moderate size. Use float64: in float32 no h gives more than ~3 correct digits.
 """
+
 import numpy as np
 
 
@@ -19,6 +20,7 @@ def module_gradients(module, input, grad_output, h=1e-6):
 
     input and the module's parameters must be float64; both are perturbed in place and restored.
     """
+
     def loss():
         return np.sum(grad_output * module(input))
 

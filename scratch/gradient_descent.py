@@ -21,6 +21,7 @@ Where this departs from the notes, and why:
     (with the history so far attached), and a learning rate that cannot converge on the bowl
     (lr >= 1), or a run whose loss ends above where it began, warns with `DivergenceWarning`.
 """
+
 import numpy as np
 
 from scratch import _validate
@@ -51,8 +52,9 @@ def gradient(params):
 _BOWL = (loss_function, gradient)  # the defaults; gradient_descent's keywords shadow these names
 
 
-def gradient_descent(initial_params, learning_rate, iterations, *, loss_function=None,
-                     gradient=None):
+def gradient_descent(
+    initial_params, learning_rate, iterations, *, loss_function=None, gradient=None
+):
     """Take `iterations` steps  theta <- theta - learning_rate * gradient(theta).
 
     initial_params (d,): copied, never changed; integers become float64, float32 stays float32.
@@ -92,13 +94,20 @@ def _start(initial_params, loss_function, gradient):
     if on_bowl:
         loss_function, gradient = _BOWL
     elif loss_function is None or gradient is None:
-        raise TypeError("pass both loss_function and gradient (scratch has no autograd), "
-                        "or neither for the bowl")
+        raise TypeError(
+            "pass both loss_function and gradient (scratch has no autograd), "
+            "or neither for the bowl"
+        )
     elif not (callable(loss_function) and callable(gradient)):
         raise TypeError("loss_function and gradient must be callables")
     xp = array_module(initial_params)
     if xp is np:
-        return _validate.float_array("initial_params", initial_params), loss_function, gradient, on_bowl
+        return (
+            _validate.float_array("initial_params", initial_params),
+            loss_function,
+            gradient,
+            on_bowl,
+        )
     # CuPy: the same checks, on the device
     dtype = initial_params.dtype if initial_params.dtype.kind == "f" else xp.float64
     params = initial_params.astype(dtype, copy=True)

@@ -1,7 +1,7 @@
 """The models trained on real handwritten digits (8x8 images, 10 classes), from scratch.nn.
 Twin: torch_impl/models.py, with the same names, attributes and order, so weights copy across.
 
-    MLP           x (N, 64)       fc1 -> ReLU -> fc2     (the notes' SimpleNN shape, docs/notes.md §3)
+    MLP           x (N, 64)       fc1 -> ReLU -> fc2   (the notes' SimpleNN, docs/notes.md §3)
     ConvNet       x (N, 1, 8, 8)  conv1 -> bn1 -> ReLU -> pool -> conv2 -> ReLU -> flatten -> fc
     RowLSTM       x (N, 8, 8)     reads a digit row by row (an LSTM, or a GRU), fc on the last state
     LayerNormMLP  x (N, 64)       fc1 -> norm -> ReLU -> fc2
@@ -10,10 +10,11 @@ Each forward is its layers in order. The backward is the same layers in reverse,
 dL/d(its output) into dL/d(its input): the chain rule, one line a layer. The scratch twin writes
 it; autograd derives it for the torch twin.
 """
+
 import numpy as np
 
-from scratch._backend import array_module
 from scratch import nn
+from scratch._backend import array_module
 
 PIXELS, ROWS, CLASSES = 64, 8, 10
 
@@ -38,7 +39,8 @@ class MLP(nn.Module):
 
 
 class ConvNet(nn.Module):
-    """(N, 1, 8, 8) -> (N, 10) logits: 8x8 -conv1(pad 1)-> 8x8 -pool-> 4x4 -conv2-> 2x2 -> 16 * 4 features."""
+    """(N, 1, 8, 8) -> (N, 10) logits: 8x8 -conv1(pad 1)-> 8x8 -pool-> 4x4 -conv2-> 2x2 -> 16 * 4
+    features."""
 
     def __init__(self, channels=8, *, dtype=np.float32, generator=None):
         super().__init__()
@@ -64,7 +66,8 @@ class ConvNet(nn.Module):
 
 
 class RowLSTM(nn.Module):
-    """(N, 8, 8) -> (N, 10) logits: the 8 rows are a sequence of 8 steps of 8 pixels; cell 'LSTM' or 'GRU'."""
+    """(N, 8, 8) -> (N, 10) logits: the 8 rows are a sequence of 8 steps of 8 pixels; cell 'LSTM' or
+    'GRU'."""
 
     def __init__(self, hidden_size=64, cell="LSTM", *, dtype=np.float32, generator=None):
         super().__init__()
@@ -72,7 +75,9 @@ class RowLSTM(nn.Module):
         if cell not in ("LSTM", "GRU"):
             raise ValueError(f"cell must be 'LSTM' or 'GRU', got {cell!r}")
         self.cell = cell
-        self.rnn = (nn.LSTM if cell == "LSTM" else nn.GRU)(ROWS, hidden_size, batch_first=True, **kw)
+        self.rnn = (nn.LSTM if cell == "LSTM" else nn.GRU)(
+            ROWS, hidden_size, batch_first=True, **kw
+        )
         self.fc = nn.Linear(hidden_size, CLASSES, **kw)
 
     def forward(self, x):
@@ -83,7 +88,8 @@ class RowLSTM(nn.Module):
     def backward(self, grad_output, *, input_grad=True):
         out_shape, dtype = self.saved_tensors
         grad_out = array_module(grad_output).zeros(out_shape, dtype=dtype)
-        grad_out[:, -1] = self.fc.backward(grad_output)  # only the last step's output reached the loss
+        # only the last step's output reached the loss
+        grad_out[:, -1] = self.fc.backward(grad_output)
         return self.rnn.backward((grad_out, None), input_grad=input_grad)[0]
 
 

@@ -14,6 +14,7 @@ Where this is stricter than torch: a non-finite or non-numeric hyperparameter is
 raises instead of broadcasting. torch's implementation switches (foreach, fused, capturable,
 differentiable) do not change the math; asking for them raises NotImplementedError.
 """
+
 from scratch import _validate
 from scratch._backend import array_module
 from scratch.nn.module import Module
@@ -25,11 +26,14 @@ class Optimizer:
 
     def __init__(self, params, defaults):
         if isinstance(params, Module):
-            raise TypeError(f"params must be an iterable of Parameters, got the module {type(params).__name__} "
-                            "itself: pass model.parameters()")
+            raise TypeError(
+                f"params must be an iterable of Parameters, got the module {type(params).__name__} "
+                "itself: pass model.parameters()"
+            )
         if isinstance(params, Parameter) or hasattr(params, "shape"):
             raise TypeError(
-                "params argument given to the optimizer should be an iterable of Parameters or dicts, "
+                "params argument given to the optimizer should be an iterable of Parameters or "
+                "dicts, "
                 f"but got {type(params).__name__}"
             )
         self.defaults = defaults
@@ -44,7 +48,8 @@ class Optimizer:
             self.add_param_group(group)
 
     def add_param_group(self, param_group):
-        """Add a dict {'params': [...], <hyperparameter>: value, ...}; missing keys take the defaults."""
+        """Add a dict {'params': [...], <hyperparameter>: value, ...}; missing keys take the
+        defaults."""
         if not isinstance(param_group, dict):
             raise TypeError(f"param_group must be a dict, got {type(param_group).__name__}")
         params = param_group["params"]
@@ -57,7 +62,9 @@ class Optimizer:
             raise TypeError(f"unknown hyperparameter(s) in param group: {sorted(unknown)}")
         seen = {id(p) for group in self.param_groups for p in group["params"]}
         if len(params) != len({id(p) for p in params}) or any(id(p) in seen for p in params):
-            raise ValueError("some parameters appear in more than one parameter group (or twice in one)")
+            raise ValueError(
+                "some parameters appear in more than one parameter group (or twice in one)"
+            )
         group = {**self.defaults, **param_group, "params": params}
         self._check_hyperparameters(group)
         self.param_groups.append(group)
@@ -77,19 +84,26 @@ class Optimizer:
                     p.grad[...] = 0
 
     def _grads(self, group):
-        """(p, grad) for each parameter of the group that has a gradient, the gradient's shape checked."""
+        """(p, grad) for each parameter of the group that has a gradient, the gradient's shape
+        checked."""
         for p in group["params"]:
             if p.grad is None:
                 continue
             if p.grad.shape != p.data.shape:
-                raise ValueError(f"a gradient of shape {p.grad.shape} was given for a parameter of shape {p.data.shape}")
+                raise ValueError(
+                    f"a gradient of shape {p.grad.shape} was given for a parameter of shape "
+                    f"{p.data.shape}"
+                )
             yield p, p.grad
 
 
 def _reject_implementation_switches(**switches):
     for name, value in switches.items():
         if value:
-            raise NotImplementedError(f"{name}={value!r} is a torch implementation switch that scratch.optim does not have")
+            raise NotImplementedError(
+                f"{name}={value!r} is a torch implementation switch that scratch.optim does not "
+                "have"
+            )
 
 
 class SGD(Optimizer):
@@ -105,25 +119,55 @@ class SGD(Optimizer):
         theta <- theta - lr * g
     """
 
-    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
-                 maximize=False, foreach=None, differentiable=False, fused=None):
+    def __init__(
+        self,
+        params,
+        lr=1e-3,
+        momentum=0,
+        dampening=0,
+        weight_decay=0,
+        nesterov=False,
+        *,
+        maximize=False,
+        foreach=None,
+        differentiable=False,
+        fused=None,
+    ):
         _reject_implementation_switches(foreach=foreach, differentiable=differentiable, fused=fused)
-        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                        nesterov=nesterov, maximize=maximize)
+        defaults = dict(
+            lr=lr,
+            momentum=momentum,
+            dampening=dampening,
+            weight_decay=weight_decay,
+            nesterov=nesterov,
+            maximize=maximize,
+        )
         super().__init__(params, defaults)
 
     def _check_hyperparameters(self, group):
-        group["lr"] = _validate.real_number("lr", group["lr"], low=0.0, message="Invalid learning rate")
-        group["momentum"] = _validate.real_number("momentum", group["momentum"], low=0.0, message="Invalid momentum value")
-        group["weight_decay"] = _validate.real_number("weight_decay", group["weight_decay"], low=0.0, message="Invalid weight_decay value")
-        group["dampening"] = _validate.real_number("dampening", group["dampening"], message="Invalid dampening value")
+        group["lr"] = _validate.real_number(
+            "lr", group["lr"], low=0.0, message="Invalid learning rate"
+        )
+        group["momentum"] = _validate.real_number(
+            "momentum", group["momentum"], low=0.0, message="Invalid momentum value"
+        )
+        group["weight_decay"] = _validate.real_number(
+            "weight_decay", group["weight_decay"], low=0.0, message="Invalid weight_decay value"
+        )
+        group["dampening"] = _validate.real_number(
+            "dampening", group["dampening"], message="Invalid dampening value"
+        )
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
 
     def step(self):
         for group in self.param_groups:
             lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
-            weight_decay, nesterov, maximize = group["weight_decay"], group["nesterov"], group["maximize"]
+            weight_decay, nesterov, maximize = (
+                group["weight_decay"],
+                group["nesterov"],
+                group["maximize"],
+            )
             for p, grad in self._grads(group):
                 g = -grad if maximize else grad
                 if weight_decay != 0:
@@ -135,7 +179,8 @@ class SGD(Optimizer):
                         buf = state["momentum_buffer"] = g.copy()
                     else:
                         buf *= momentum
-                        buf += g if dampening == 0 else (1 - dampening) * g  # (no temporary when undamped)
+                        # (no temporary when undamped)
+                        buf += g if dampening == 0 else (1 - dampening) * g
                     g = g + momentum * buf if nesterov else buf
                 p.data -= lr * g
 
@@ -157,29 +202,75 @@ class Adam(Optimizer):
     pseudocode writes the max of the corrected one, which differs. The code is what runs.
     """
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
-                 foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
-                 decoupled_weight_decay=False):
-        _reject_implementation_switches(foreach=foreach, capturable=capturable, differentiable=differentiable, fused=fused)
-        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                        maximize=maximize, decoupled_weight_decay=decoupled_weight_decay)
+    def __init__(
+        self,
+        params,
+        lr=1e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=0,
+        amsgrad=False,
+        *,
+        foreach=None,
+        maximize=False,
+        capturable=False,
+        differentiable=False,
+        fused=None,
+        decoupled_weight_decay=False,
+    ):
+        _reject_implementation_switches(
+            foreach=foreach, capturable=capturable, differentiable=differentiable, fused=fused
+        )
+        defaults = dict(
+            lr=lr,
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
+            maximize=maximize,
+            decoupled_weight_decay=decoupled_weight_decay,
+        )
         super().__init__(params, defaults)
 
     def _check_hyperparameters(self, group):
-        group["lr"] = _validate.real_number("lr", group["lr"], low=0.0, message="Invalid learning rate")
-        group["eps"] = _validate.real_number("eps", group["eps"], low=0.0, message="Invalid epsilon value")
+        group["lr"] = _validate.real_number(
+            "lr", group["lr"], low=0.0, message="Invalid learning rate"
+        )
+        group["eps"] = _validate.real_number(
+            "eps", group["eps"], low=0.0, message="Invalid epsilon value"
+        )
         betas = group["betas"]
         if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
             raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
-        beta1 = _validate.real_number("betas[0]", betas[0], low=0.0, high=1.0, high_open=True, message="Invalid beta parameter at index 0")
-        beta2 = _validate.real_number("betas[1]", betas[1], low=0.0, high=1.0, high_open=True, message="Invalid beta parameter at index 1")
+        beta1 = _validate.real_number(
+            "betas[0]",
+            betas[0],
+            low=0.0,
+            high=1.0,
+            high_open=True,
+            message="Invalid beta parameter at index 0",
+        )
+        beta2 = _validate.real_number(
+            "betas[1]",
+            betas[1],
+            low=0.0,
+            high=1.0,
+            high_open=True,
+            message="Invalid beta parameter at index 1",
+        )
         group["betas"] = (beta1, beta2)
-        group["weight_decay"] = _validate.real_number("weight_decay", group["weight_decay"], low=0.0, message="Invalid weight_decay value")
+        group["weight_decay"] = _validate.real_number(
+            "weight_decay", group["weight_decay"], low=0.0, message="Invalid weight_decay value"
+        )
 
     def step(self):
         for group in self.param_groups:
             lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-            weight_decay, amsgrad, maximize = group["weight_decay"], group["amsgrad"], group["maximize"]
+            weight_decay, amsgrad, maximize = (
+                group["weight_decay"],
+                group["amsgrad"],
+                group["maximize"],
+            )
             for p, grad in self._grads(group):
                 xp = array_module(p.data)
                 state = self.state.setdefault(p, {})
@@ -207,8 +298,9 @@ class Adam(Optimizer):
 
                 step_size = lr / (1 - beta1**t)
                 bias_correction2_sqrt = (1 - beta2**t) ** 0.5
-                # theta -= step_size * (m / (sqrt(v) / bias_correction2_sqrt + eps)), in torch's order of
-                # operations, in one buffer: at a million parameters each temporary is 4 MB of traffic
+                # theta -= step_size * (m / (sqrt(v) / bias_correction2_sqrt + eps)), in torch's
+                # order of operations, in one buffer: at a million parameters each temporary is 4 MB
+                # of traffic
                 update = xp.sqrt(v)
                 update /= bias_correction2_sqrt
                 update += eps  # the denominator

@@ -18,6 +18,7 @@ Where this departs from the notes, and why:
     the number of epochs it ran (the last being the first without a mistake) or None, and can
     record the mistakes made in each epoch.
 """
+
 import numpy as np
 
 from scratch import _validate
@@ -37,18 +38,21 @@ class Perceptron(Module):
 
     def forward(self, x):
         z = self.linear(x)
-        return (z >= self.threshold).astype(z.dtype)  # 1 at z == threshold too, as the notes define it
+        # 1 at z == threshold too, as the notes define it
+        return (z >= self.threshold).astype(z.dtype)
 
     def backward(self, grad_output, *, input_grad=True):
         raise NotImplementedError(
-            "the step function's derivative is 0 wherever it exists, so a perceptron does not learn by "
+            "the step function's derivative is 0 wherever it exists, so a perceptron does not "
+            "learn by "
             "backpropagation: use train_perceptron, the perceptron learning rule"
         )
 
 
 @np.errstate(over="ignore", invalid="ignore")  # an overflow is reported after the epoch, in words
-def train_perceptron(model, inputs, targets, learning_rate=0.01, epochs=10, *,
-                     mistakes_per_epoch=None):
+def train_perceptron(
+    model, inputs, targets, learning_rate=0.01, epochs=10, *, mistakes_per_epoch=None
+):
     """Apply the perceptron learning rule online, sample by sample, for up to `epochs` epochs.
 
     inputs (n, input_dim) · targets (n,) or (n, 1) of 0/1, arrays or array-likes; they are moved
@@ -57,8 +61,9 @@ def train_perceptron(model, inputs, targets, learning_rate=0.01, epochs=10, *,
     Returns the number of epochs run, the last being the first without a mistake; None if every
     one of the `epochs` epochs made a mistake. Bad input raises before anything changes.
     """
-    learning_rate, epochs = perceptron_settings(model, Perceptron, learning_rate, epochs,
-                                                mistakes_per_epoch)
+    learning_rate, epochs = perceptron_settings(
+        model, Perceptron, learning_rate, epochs, mistakes_per_epoch
+    )
     w, b = model.linear.weight.data, model.linear.bias.data  # (1, d), (1,): updated in place
     X, Y = _on_model(model, inputs, targets)
     saved = w.copy(), b.copy()
@@ -85,8 +90,9 @@ def train_perceptron(model, inputs, targets, learning_rate=0.01, epochs=10, *,
 def _on_model(model, inputs, targets):
     """inputs and targets checked on the host, then in the model's dtype and on its device."""
     w = model.linear.weight.data
-    X, Y = _validate.binary_classification_data(_host(inputs), _host(targets),
-                                                model.linear.in_features)
+    X, Y = _validate.binary_classification_data(
+        _host(inputs), _host(targets), model.linear.in_features
+    )
     with np.errstate(over="ignore"):  # an overflowing cast is reported just below, in words
         X, Y = X.astype(w.dtype), Y.astype(w.dtype)
     if not np.isfinite(X).all():

@@ -8,12 +8,12 @@ for the torch twin and what the scratch twin writes out: the chain rule applied 
 back, each gradient next to the derivative it comes from. Where this departs from the notes:
 their docstring says the output is (batch_size, input_dim); it is (batch_size, output_dim).
 """
+
 import numpy as np
 
-from scratch import _validate
+from scratch import _validate, nn
 from scratch._backend import array_module, sum_rows
 from scratch._twins import training_settings
-from scratch import nn
 from scratch.nn import functional as F
 from scratch.nn.parameter import accumulate_grad
 
@@ -27,8 +27,10 @@ class SimpleNN(nn.Module):
 
     def __init__(self, input_dim, hidden_dim, output_dim, *, dtype=np.float32, generator=None):
         super().__init__()
-        self.fc1 = nn.Linear(input_dim, hidden_dim, dtype=dtype, generator=generator)  # input -> hidden
-        self.fc2 = nn.Linear(hidden_dim, output_dim, dtype=dtype, generator=generator)  # hidden -> output
+        # input -> hidden
+        self.fc1 = nn.Linear(input_dim, hidden_dim, dtype=dtype, generator=generator)
+        # hidden -> output
+        self.fc2 = nn.Linear(hidden_dim, output_dim, dtype=dtype, generator=generator)
 
     def forward(self, x):
         a = self.fc1(x)  # a = x W1^T + b1
@@ -83,7 +85,7 @@ def train(model, inputs, targets, criterion, optimizer, epochs=1, batch_size=32,
     for _ in range(epochs):
         permutation = _on_device(order.permutation(n), inputs)
         for start in range(0, n, batch_size):
-            batch = permutation[start:start + batch_size]
+            batch = permutation[start : start + batch_size]
             optimizer.zero_grad()
             loss = criterion(model(inputs[batch]), targets[batch])
             model.backward(criterion.backward(), input_grad=False)  # dL/d out, back through the net

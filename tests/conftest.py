@@ -2,22 +2,32 @@
 
 Profiles (pick with HYPOTHESIS_PROFILE=name or pytest's --hypothesis-profile=name):
   ci        the default: derandomized and without the example database (the same examples on every
-            run and every machine, so a red CI is reproducible locally), no deadline (2-core CI machines are slow and noisy), 40 examples a test.
+            run and every machine, so a red CI is reproducible locally), no deadline (2-core CI
+            machines are slow and noisy), 40 examples a test.
   dev       fresh random examples each run, 100 a test: for hunting new counterexamples.
   thorough  fresh random examples, 1000 a test (`make test-thorough`; minutes, not seconds).
 """
+
 import os
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
-    "ci", derandomize=True, database=None, deadline=None, max_examples=40, print_blob=True,
+    "ci",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    max_examples=40,
+    print_blob=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile("dev", deadline=None, max_examples=100, print_blob=True)
 settings.register_profile(
-    "thorough", deadline=None, max_examples=1000, print_blob=True,
+    "thorough",
+    deadline=None,
+    max_examples=1000,
+    print_blob=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

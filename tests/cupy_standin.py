@@ -19,25 +19,61 @@ speed, memory. tests/test_gpu.py compares the real CuPy with torch on CUDA for t
 each operation here is NumPy's, so a computation on these arrays must equal the NumPy path's
 exactly, bit for bit; that is what the tests assert.
 """
+
 import sys
 
 import numpy as np
 from numpy.lib.mixins import NDArrayOperatorsMixin
 
 # CuPy's own messages, so that a failure here reads like the one a GPU user would see
-IMPLICIT = "Implicit conversion to a NumPy array is not allowed. Please use `.get()` to construct a NumPy array explicitly."
+IMPLICIT = (
+    "Implicit conversion to a NumPy array is not allowed. "
+    "Please use `.get()` to construct a NumPy array explicitly."
+)
 UNSUPPORTED = "Unsupported type <class 'numpy.ndarray'>"
 
-# the module's functions and names that the scratch code and the benchmarks use; every one is in CuPy
-NAMES = frozenset({
-    "abs", "arange", "ascontiguousarray", "broadcast_to", "concatenate", "divide", "exp", "flip", "float32",
-    "float64", "full", "int64", "isfinite", "log", "log1p", "matmul", "maximum", "moveaxis", "nan", "ndim", "ones",
-    "ones_like", "pad", "shape", "sqrt", "stack", "tanh", "tensordot", "where", "zeros", "zeros_like",
-})
+# the module's functions and names that the scratch code and the benchmarks use; every one is in
+# CuPy
+NAMES = frozenset(
+    {
+        "abs",
+        "arange",
+        "ascontiguousarray",
+        "broadcast_to",
+        "concatenate",
+        "divide",
+        "exp",
+        "flip",
+        "float32",
+        "float64",
+        "full",
+        "int64",
+        "isfinite",
+        "log",
+        "log1p",
+        "matmul",
+        "maximum",
+        "moveaxis",
+        "nan",
+        "ndim",
+        "ones",
+        "ones_like",
+        "pad",
+        "shape",
+        "sqrt",
+        "stack",
+        "tanh",
+        "tensordot",
+        "where",
+        "zeros",
+        "zeros_like",
+    }
+)
 
 
 def _unwrap(x):
-    """Device arrays -> their NumPy storage, inside tuples and lists too; a NumPy array is refused."""
+    """Device arrays -> their NumPy storage, inside tuples and lists too; a NumPy array is
+    refused."""
     if isinstance(x, ndarray):
         return x._a
     if isinstance(x, np.ndarray):
@@ -69,7 +105,8 @@ def _wrap(x):
 
 
 def _call(function, args, kwargs):
-    """function(*args, **kwargs) on the storage, the result wrapped; out= arrays are written in place."""
+    """function(*args, **kwargs) on the storage, the result wrapped; out= arrays are written in
+    place."""
     out = kwargs.get("out")
     args, kwargs = _unwrap(args), {k: _unwrap(v) for k, v in kwargs.items()}
     result = function(*args, **kwargs)
@@ -81,8 +118,23 @@ def _call(function, args, kwargs):
 class ndarray(NDArrayOperatorsMixin):
     """A device array: NumPy storage that NumPy may not see."""
 
-    _METHODS = frozenset({"all", "any", "argmax", "astype", "copy", "item", "max", "mean", "min", "ravel", "reshape",
-                          "sum", "transpose"})
+    _METHODS = frozenset(
+        {
+            "all",
+            "any",
+            "argmax",
+            "astype",
+            "copy",
+            "item",
+            "max",
+            "mean",
+            "min",
+            "ravel",
+            "reshape",
+            "sum",
+            "transpose",
+        }
+    )
 
     def __init__(self, storage):
         self._a = storage
@@ -104,8 +156,11 @@ class ndarray(NDArrayOperatorsMixin):
         return _wrap(getattr(ufunc, method)(*_unwrap(inputs), **kwargs))
 
     def __array_function__(self, func, types, args, kwargs):
-        if func.__name__ not in NAMES:  # CuPy defers to its own function of that name, if it has one
-            raise TypeError(f"no implementation found for 'numpy.{func.__name__}' in the CuPy stand-in")
+        # CuPy defers to its own function of that name, if it has one
+        if func.__name__ not in NAMES:
+            raise TypeError(
+                f"no implementation found for 'numpy.{func.__name__}' in the CuPy stand-in"
+            )
         return _call(func, args, kwargs)
 
     def __getattr__(self, name):
@@ -183,7 +238,9 @@ class lib:  # noqa: N801  (cupy.lib, as CuPy spells it)
 
 def __getattr__(name):
     if name not in NAMES:
-        raise AttributeError(f"the CuPy stand-in has no {name!r}: check that CuPy has it, then add it to NAMES")
+        raise AttributeError(
+            f"the CuPy stand-in has no {name!r}: check that CuPy has it, then add it to NAMES"
+        )
     obj = getattr(np, name)
     if isinstance(obj, (float, type)):  # nan, float32, ...
         return obj

@@ -1,9 +1,11 @@
 """What "equal" means, in one place, and small helpers both twins' tests share.
 
-float64: agreement to ~1e-10 relative (README, "What equal means"); the atol covers values that should be 0 and
+float64: agreement to ~1e-10 relative (README, "What equal means"); the atol covers values that
+should be 0 and
          come out as rounding noise (1e-10 is still a million times tighter than float32 can do).
 float32: torch.testing's defaults for float32 (rtol 1.3e-6, atol 1e-5).
 """
+
 import inspect
 
 import numpy as np
@@ -55,7 +57,9 @@ def assert_close(actual, expected, dtype=None, *, scale=1.0, err_msg=""):
     dtype = np.dtype(dtype or expected.dtype)
     tol = TOLERANCES[dtype]
     assert actual.shape == expected.shape, f"shape {actual.shape} != {expected.shape}. {err_msg}"
-    np.testing.assert_allclose(actual, expected, rtol=tol["rtol"], atol=tol["atol"] * scale, err_msg=err_msg)
+    np.testing.assert_allclose(
+        actual, expected, rtol=tol["rtol"], atol=tol["atol"] * scale, err_msg=err_msg
+    )
 
 
 def assert_matches_finite_differences(analytic, numeric, f_value, err_msg=""):
@@ -65,17 +69,22 @@ def assert_matches_finite_differences(analytic, numeric, f_value, err_msg=""):
     tolerance therefore scales with |f| (1e-7 |f|, a margin of ~500 over the rounding), and the
     relative one, 1e-6, covers the truncation for the smooth functions tested.
     """
-    np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-7 * max(1.0, abs(float(f_value))), err_msg=err_msg)
+    np.testing.assert_allclose(
+        analytic, numeric, rtol=1e-6, atol=1e-7 * max(1.0, abs(float(f_value))), err_msg=err_msg
+    )
 
 
 def check_module_finite_differences(module, x, grad_output):
-    """module.backward(grad_output) against central differences of L = sum(grad_output * module(x)): the input's
-    gradient and every parameter's (float64)."""
+    """module.backward(grad_output) against central differences of L = sum(grad_output * module(x)):
+    the input's gradient and every parameter's (float64)."""
     from scratch.gradcheck import module_gradients
 
     module.zero_grad()
     module(x)
-    analytic = {"input": module.backward(grad_output), **{n: p.grad for n, p in module.named_parameters()}}
+    analytic = {
+        "input": module.backward(grad_output),
+        **{n: p.grad for n, p in module.named_parameters()},
+    }
     numeric = module_gradients(module, x, grad_output)
     f_value = np.sum(grad_output * module(x))
     for name in numeric:
@@ -83,16 +92,31 @@ def check_module_finite_differences(module, x, grad_output):
 
 
 def train_twins(s, t, X, Y, optimizer, epochs=10, batch_size=8):
-    """Train a scratch model and its torch twin (same weights already) with the same optimizer settings
-    (SGD with momentum, or Adam), cross-entropy, the same batches; returns both loss histories."""
+    """Train a scratch model and its torch twin (same weights already) with the same optimizer
+    settings (SGD with momentum, or Adam), cross-entropy, the same batches; returns both loss
+    histories."""
     import scratch.nn
     import scratch.optim
     import scratch.two_layer as s2
     import torch_impl.two_layer as t2
 
     kw = dict(lr=0.05, momentum=0.9) if optimizer == "SGD" else dict(lr=0.01)
-    s_losses = s2.train(s, X, Y, scratch.nn.CrossEntropyLoss(), getattr(scratch.optim, optimizer)(s.parameters(), **kw),
-                        epochs=epochs, batch_size=batch_size)
-    t_losses = t2.train(t, torch.from_numpy(X), torch.from_numpy(Y), torch.nn.CrossEntropyLoss(),
-                        getattr(torch.optim, optimizer)(t.parameters(), **kw), epochs=epochs, batch_size=batch_size)
+    s_losses = s2.train(
+        s,
+        X,
+        Y,
+        scratch.nn.CrossEntropyLoss(),
+        getattr(scratch.optim, optimizer)(s.parameters(), **kw),
+        epochs=epochs,
+        batch_size=batch_size,
+    )
+    t_losses = t2.train(
+        t,
+        torch.from_numpy(X),
+        torch.from_numpy(Y),
+        torch.nn.CrossEntropyLoss(),
+        getattr(torch.optim, optimizer)(t.parameters(), **kw),
+        epochs=epochs,
+        batch_size=batch_size,
+    )
     return np.array(s_losses), np.array(t_losses)

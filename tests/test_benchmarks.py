@@ -1,5 +1,6 @@
 """The benchmark report's logic on synthetic timings with known answers (no timing happens here:
 speed is measured in benchmarks/, never asserted in a test)."""
+
 import json
 import re
 import subprocess
@@ -13,9 +14,21 @@ STEP, GEMMS = report.STEP_MODEL, report.GEMMS_MODEL
 
 
 def row(model, size, label, impl, median, flops=None):
-    return {"model": model, "size": size, "size_label": label, "size_unit": "size", "impl": impl,
-            "median_s": median, "iqr_s": median / 10, "q25_s": median * 0.95, "q75_s": median * 1.05,
-            "blocks": 5, "runs_per_block": 10, "flops": flops, "flop_per_s": flops / median if flops else None}
+    return {
+        "model": model,
+        "size": size,
+        "size_label": label,
+        "size_unit": "size",
+        "impl": impl,
+        "median_s": median,
+        "iqr_s": median / 10,
+        "q25_s": median * 0.95,
+        "q75_s": median * 1.05,
+        "blocks": 5,
+        "runs_per_block": 10,
+        "flops": flops,
+        "flop_per_s": flops / median if flops else None,
+    }
 
 
 def synthetic(step_ratio_large):
@@ -36,27 +49,49 @@ def test_targets_report_met_and_missed_with_the_figures():
     met = "\n".join(report.targets(synthetic(0.9)))
     assert "every size: **met** — 64x(784-256-10) 0.50x, 256x(1024-1024-10) 0.90x" in met
     # besides its GEMMs: scratch 1000 - 600 = 400 µs, torch 2000 - 800 = 1200 µs
-    assert ("Besides its GEMMs, the scratch step spends no more than torch's step does (each step's time less its five "
-            "GEMMs timed bare, same run): **met** — 64x(784-256-10) 400 µs against 1.2 ms.") in met
+    assert (
+        "Besides its GEMMs, the scratch step spends no more than torch's step does (each step's "
+        "time less its five "
+        "GEMMs timed bare, same run): **met** — 64x(784-256-10) 400 µs against 1.2 ms."
+    ) in met
     assert "CuPy <= 1.1x torch CUDA eager at large sizes: **not measured**" in met
     missed = "\n".join(report.targets(synthetic(1.5)))
     assert "every size: **missed**" in missed and "worst 1.50x, at 256x(1024-1024-10)" in missed
-    assert "do not overlap" in missed  # q25..q75 = 0.95..1.05 of each median: 15 ms vs 10 ms are apart
+    # q25..q75 = 0.95..1.05 of each median: 15 ms vs 10 ms are apart
+    assert "do not overlap" in missed
 
 
 def test_a_missed_step_target_is_split_into_its_gemms_and_the_rest():
-    rows = synthetic(1.5) + [row(GEMMS, 10**8, "256x(1024-1024-10)", "scratch-numpy", 12e-3, flops=1e9),
-                             row(GEMMS, 10**8, "256x(1024-1024-10)", "torch-cpu", 8e-3, flops=1e9)]
+    rows = synthetic(1.5) + [
+        row(GEMMS, 10**8, "256x(1024-1024-10)", "scratch-numpy", 12e-3, flops=1e9),
+        row(GEMMS, 10**8, "256x(1024-1024-10)", "torch-cpu", 8e-3, flops=1e9),
+    ]
     missed = "\n".join(report.targets(rows))
     # step 15 ms = 12 GEMMs + 3 rest; torch 10 ms = 8 GEMMs + 2 rest
-    assert "its 5 GEMMs alone take 1.50x torch's time (NumPy's BLAS against torch's, on the same products) and the rest of the step 1.50x" in missed
+    assert (
+        "its 5 GEMMs alone take 1.50x torch's time (NumPy's BLAS against torch's, on the same "
+        "products) and the rest of the step 1.50x" in missed
+    )
 
 
 def test_the_peak_is_the_best_bare_gemm_so_no_row_exceeds_100_percent():
-    rows = synthetic(0.9) + [row(GEMMS, 10**8, "big", "scratch-numpy", 1.0, flops=4e11)]  # 400 GFLOP/s
+    # 400 GFLOP/s
+    rows = synthetic(0.9) + [row(GEMMS, 10**8, "big", "scratch-numpy", 1.0, flops=4e11)]
     assert report.peaks(rows)["cpu"] == pytest.approx(4e11)
-    md = report.markdown(rows, {"wall_time_s": 1, "cpu": "x", "threads": 2, "python": "3", "numpy": "2",
-                                "torch": "2", "numpy_blas": "b", "torch_blas": "b", "gpu": None})
+    md = report.markdown(
+        rows,
+        {
+            "wall_time_s": 1,
+            "cpu": "x",
+            "threads": 2,
+            "python": "3",
+            "numpy": "2",
+            "torch": "2",
+            "numpy_blas": "b",
+            "torch_blas": "b",
+            "gpu": None,
+        },
+    )
     assert "100.0% (scratch-numpy)" in md and "% peak" in md
     assert "| 64x(784-256-10) | 1 ms ± 100 µs | 2 ms ± 200 µs | 0.50× |" in md
     # a forward (GEMMs plus elementwise work) never sets the yardstick, however fast it was timed
@@ -65,30 +100,44 @@ def test_the_peak_is_the_best_bare_gemm_so_no_row_exceeds_100_percent():
 
 
 def test_a_missed_rest_of_step_target_names_the_sizes():
-    rows = synthetic(0.9) + [row(GEMMS, 10**8, "256x(1024-1024-10)", "scratch-numpy", 5e-3, flops=1e9),
-                             row(GEMMS, 10**8, "256x(1024-1024-10)", "torch-cpu", 8e-3, flops=1e9)]
+    rows = synthetic(0.9) + [
+        row(GEMMS, 10**8, "256x(1024-1024-10)", "scratch-numpy", 5e-3, flops=1e9),
+        row(GEMMS, 10**8, "256x(1024-1024-10)", "torch-cpu", 8e-3, flops=1e9),
+    ]
     line = next(t for t in report.targets(rows) if t.startswith("- Besides its GEMMs"))
     # 256x...: scratch 9 - 5 = 4 ms against torch's 10 - 8 = 2 ms
-    assert "**missed** at 256x(1024-1024-10) — 64x(784-256-10) 400 µs against 1.2 ms, 256x(1024-1024-10) 4 ms against 2 ms." in line
+    assert (
+        "**missed** at 256x(1024-1024-10) — 64x(784-256-10) 400 µs against 1.2 ms, "
+        "256x(1024-1024-10) 4 ms against 2 ms." in line
+    )
 
 
 def test_every_flop_count_is_that_of_the_work_timed_counted_by_torch():
-    """An independent count: torch's FlopCounterMode counts the matrix products the torch twin's case
-    actually runs (the backward timed without dL/dx, the step's five GEMMs), and must agree with the
-    count each case carries, computed from its shapes."""
+    """An independent count: torch's FlopCounterMode counts the matrix products the torch twin's
+    case actually runs (the backward timed without dL/dx, the step's five GEMMs), and must agree
+    with the count each case carries, computed from its shapes."""
     from torch.utils.flop_counter import FlopCounterMode
 
     from benchmarks import cases
 
     counted = 0
-    gru = [c for c in cases.recurrent_cases(["torch-cpu"], True) if c.model.startswith("GRU") and "small" in c.size_label]
-    for case in (list(cases.all_cases(["torch-cpu"], True, ["two_layer", "conv"])) + list(cases.gemm_cases(["torch-cpu"], True))
-                 + gru):  # (torch's LSTM runs as one fused oneDNN op, which its counter does not see)
+    gru = [
+        c
+        for c in cases.recurrent_cases(["torch-cpu"], True)
+        if c.model.startswith("GRU") and "small" in c.size_label
+    ]
+    for case in (
+        list(cases.all_cases(["torch-cpu"], True, ["two_layer", "conv"]))
+        + list(cases.gemm_cases(["torch-cpu"], True))
+        # (torch's LSTM runs as one fused oneDNN op, which its counter does not see)
+        + gru
+    ):
         with FlopCounterMode(display=False) as counter:
             case.fn()
         assert (case.flops or 0) == counter.get_total_flops(), (case.model, case.size_label)
         counted += bool(case.flops)
-    # two-layer: forward, backward, step, GEMMs at 4 quick sizes; conv: forward, forward + backward, GEMMs at 3; the peak; GRU
+    # two-layer: forward, backward, step, GEMMs at 4 quick sizes; conv: forward, forward + backward,
+    # GEMMs at 3; the peak; GRU
     assert counted == 4 * 4 + 3 * 3 + 1 + 1
 
 
@@ -100,12 +149,16 @@ def test_only_runs_the_benchmarks_named_and_the_names_are_the_builders():
     args = parse_args(["--only", "adam", "--only", "perceptron", "--quick"])
     models = {c.model for c in cases.all_cases(["scratch-numpy"], True, args.only)}
     assert models == {"Adam step", "perceptron epoch"}
-    run = subprocess.run([sys.executable, "-m", "benchmarks", "--only", "resnet"], capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--only", "resnet"], capture_output=True, text=True
+    )
     assert run.returncode == 2 and "invalid choice: 'resnet'" in run.stderr
 
 
 def test_help_gives_every_default():
-    run = subprocess.run([sys.executable, "-m", "benchmarks", "--help"], capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--help"], capture_output=True, text=True
+    )
     assert run.returncode == 0
     for default in ("(default: all)", "(default: False)", "(default: None)", "results)"):
         assert default in run.stdout, default
@@ -113,23 +166,53 @@ def test_help_gives_every_default():
 
 def test_write_produces_every_file(tmp_path):
     rows = synthetic(0.9)
-    env = {"wall_time_s": 1, "cpu": "x", "threads": 2, "python": "3", "numpy": "2", "torch": "2",
-           "numpy_blas": "b", "torch_blas": "b", "gpu": None}
+    env = {
+        "wall_time_s": 1,
+        "cpu": "x",
+        "threads": 2,
+        "python": "3",
+        "numpy": "2",
+        "torch": "2",
+        "numpy_blas": "b",
+        "torch_blas": "b",
+        "gpu": None,
+    }
     written = report.write(rows, env, tmp_path)
-    assert sorted(p.name for p in written) == ["report.md", "results.csv", "results.json", "scaling.png"]
+    assert sorted(p.name for p in written) == [
+        "report.md",
+        "results.csv",
+        "results.json",
+        "scaling.png",
+    ]
     assert json.loads((tmp_path / "results.json").read_text())["results"] == rows
     assert (tmp_path / "scaling.png").stat().st_size > 10_000
 
 
 def test_the_command_line_refuses_bad_arguments():
-    run = subprocess.run([sys.executable, "-m", "benchmarks", "--threads", "0"], capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--threads", "0"], capture_output=True, text=True
+    )
     assert run.returncode != 0 and "--threads must be >= 1" in run.stderr
-    run = subprocess.run([sys.executable, "-m", "benchmarks", "--device", "tpu"], capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--device", "tpu"], capture_output=True, text=True
+    )
     assert run.returncode == 2 and "invalid choice" in run.stderr
 
 
-GPU_ENV = {"wall_time_s": 1, "cpu": "x", "threads": 2, "python": "3", "numpy": "2", "torch": "2", "numpy_blas": "b",
-           "torch_blas": "b", "gpu": "NVIDIA H100", "cuda": "12.8", "cupy": "14.0", "tf32": False}
+GPU_ENV = {
+    "wall_time_s": 1,
+    "cpu": "x",
+    "threads": 2,
+    "python": "3",
+    "numpy": "2",
+    "torch": "2",
+    "numpy_blas": "b",
+    "torch_blas": "b",
+    "gpu": "NVIDIA H100",
+    "cuda": "12.8",
+    "cupy": "14.0",
+    "tf32": False,
+}
 
 
 def gpu_rows(cupy_over_torch_at_largest):
@@ -141,17 +224,24 @@ def gpu_rows(cupy_over_torch_at_largest):
         cpu = 1e-3 * 10**i  # 1 ms, 10 ms, 100 ms against the GPU's 2 ms
         torch_gpu = 2e-3
         scratch_gpu = torch_gpu * (cupy_over_torch_at_largest if label == "large" else 10.0)
-        rows += [row(STEP, size, label, "scratch-numpy", cpu), row(STEP, size, label, "torch-cpu", cpu),
-                 row(STEP, size, label, "scratch-cupy", scratch_gpu), row(STEP, size, label, "torch-cuda", torch_gpu),
-                 row(STEP, size, label, "torch-cuda-graph", torch_gpu / 2)]
+        rows += [
+            row(STEP, size, label, "scratch-numpy", cpu),
+            row(STEP, size, label, "torch-cpu", cpu),
+            row(STEP, size, label, "scratch-cupy", scratch_gpu),
+            row(STEP, size, label, "torch-cuda", torch_gpu),
+            row(STEP, size, label, "torch-cuda-graph", torch_gpu / 2),
+        ]
     return rows
 
 
 def test_the_cupy_target_is_judged_at_the_largest_size_whatever_the_row_order():
     rows = gpu_rows(1.05)
     met = "\n".join(report.targets(rows[::-1]))  # the largest size first: order must not matter
-    assert ("CuPy <= 1.1x torch CUDA eager at large sizes: **met** — 1.05x at large, the largest size measured "
-            "(all sizes: small 10.00x, middle 10.00x, large 1.05x)") in met
+    assert (
+        "CuPy <= 1.1x torch CUDA eager at large sizes: **met** — 1.05x at large, the largest size "
+        "measured "
+        "(all sizes: small 10.00x, middle 10.00x, large 1.05x)"
+    ) in met
     assert "CUDA graph takes 0.50x of its eager time" in met
     missed = "\n".join(report.targets(gpu_rows(1.5)))
     assert "**missed** — 1.50x at large" in missed
@@ -159,23 +249,37 @@ def test_the_cupy_target_is_judged_at_the_largest_size_whatever_the_row_order():
 
 def test_the_findings_say_where_the_gpu_starts_to_win():
     findings = "\n".join(report._findings([], gpu_rows(0.9)))
-    assert (f"**{STEP}**: torch on the GPU beats torch on the CPU from middle on; "
-            "scratch on the GPU beats scratch on the CPU from large on.") in findings
+    assert (
+        f"**{STEP}**: torch on the GPU beats torch on the CPU from middle on; "
+        "scratch on the GPU beats scratch on the CPU from large on."
+    ) in findings
     slow_gpu = [dict(r, median_s=1.0) if r["impl"] == "scratch-cupy" else r for r in gpu_rows(0.9)]
-    assert "scratch on the GPU does not beat scratch on the CPU even at the largest size" in "\n".join(report._findings([], slow_gpu))
+    assert (
+        "scratch on the GPU does not beat scratch on the CPU even at the largest size"
+        in "\n".join(report._findings([], slow_gpu))
+    )
 
 
 def test_crossover_is_from_the_last_loss_on_not_the_first_win():
-    sizes = {1: {"a": {"median_s": 2, "size_label": "1"}, "b": {"median_s": 1}},  # a lone early win: noise
-             2: {"a": {"median_s": 1, "size_label": "2"}, "b": {"median_s": 2}},
-             3: {"a": {"median_s": 2, "size_label": "3"}, "b": {"median_s": 1}}}
+    # a lone early win: noise
+    sizes = {
+        1: {"a": {"median_s": 2, "size_label": "1"}, "b": {"median_s": 1}},
+        2: {"a": {"median_s": 1, "size_label": "2"}, "b": {"median_s": 2}},
+        3: {"a": {"median_s": 2, "size_label": "3"}, "b": {"median_s": 1}},
+    }
     assert report.crossover(sizes, "a", "b") == "3"
     assert report.crossover(sizes, "a", "c") is None
 
 
 def test_a_gpu_run_writes_the_gpu_line_and_the_crossover_plot(tmp_path):
     written = report.write(gpu_rows(1.0), GPU_ENV, tmp_path)
-    assert sorted(p.name for p in written) == ["crossover.png", "report.md", "results.csv", "results.json", "scaling.png"]
+    assert sorted(p.name for p in written) == [
+        "crossover.png",
+        "report.md",
+        "results.csv",
+        "results.json",
+        "scaling.png",
+    ]
     md = (tmp_path / "report.md").read_text()
     assert "| GPU | NVIDIA H100, CUDA 12.8, CuPy 14.0, TF32 off |" in md
     assert "scratch/torch (cuda)" in md and "| large |" in md
@@ -183,54 +287,92 @@ def test_a_gpu_run_writes_the_gpu_line_and_the_crossover_plot(tmp_path):
 
 
 def test_a_bare_machine_still_gets_its_timings_and_report(tmp_path):
-    """A GPU box may have torch, CuPy and NumPy and nothing else (no tqdm, threadpoolctl or matplotlib,
-    and no package index): the benchmarks must still run end to end, say what they skipped, and write
-    the report and data. (The shortest measurements: nothing about speed is checked here.)"""
-    script = ("import sys\n"
-              "for name in ('tqdm', 'threadpoolctl', 'matplotlib', 'sklearn'):\n"
-              "    sys.modules[name] = None  # import fails, as where it is not installed\n"
-              "from benchmarks.__main__ import main\n"
-              f"main(['--quick', '--device', 'cpu', '--min-run-time', '0.001', '--out', {str(tmp_path)!r}])\n")
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    """A GPU box may have torch, CuPy and NumPy and nothing else (no tqdm, threadpoolctl or
+    matplotlib, and no package index): the benchmarks must still run end to end, say what they
+    skipped, and write the report and data. (The shortest measurements: nothing about speed is
+    checked here.)"""
+    script = (
+        "import sys\n"
+        "for name in ('tqdm', 'threadpoolctl', 'matplotlib', 'sklearn'):\n"
+        "    sys.modules[name] = None  # import fails, as where it is not installed\n"
+        "from benchmarks.__main__ import main\n"
+        "main(['--quick', '--device', 'cpu', '--min-run-time', '0.001', '--out', "
+        f"{str(tmp_path)!r}])\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
     assert run.returncode == 0, run.stderr[-3000:]
-    done = re.findall(r"benchmarks: (\d+)/(\d+) cases", run.stdout)  # the progress lines that stand in for tqdm
+    # the progress lines that stand in for tqdm
+    done = re.findall(r"benchmarks: (\d+)/(\d+) cases", run.stdout)
     assert len(done) >= 2 and done[-1][0] == done[-1][1]
-    assert run.stdout.count("matplotlib is not installed") == 1 and "BLAS threads are not pinned" in run.stdout
+    assert (
+        run.stdout.count("matplotlib is not installed") == 1
+        and "BLAS threads are not pinned" in run.stdout
+    )
     assert "digits suite skipped: scikit-learn is not installed" in run.stdout
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.md", "results.csv", "results.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "report.md",
+        "results.csv",
+        "results.json",
+    ]
     md = (tmp_path / "report.md").read_text()
     assert "NumPy's BLAS not pinned" in md and "threads not pinned: threadpoolctl missing" in md
     assert "## Learning real digits\n\nNot run: scikit-learn is not installed" in md
     rows = json.loads((tmp_path / "results.json").read_text())["results"]
-    assert len(rows) == int(done[-1][1]) and {r["impl"] for r in rows} == {"scratch-numpy", "torch-cpu"}
+    assert len(rows) == int(done[-1][1]) and {r["impl"] for r in rows} == {
+        "scratch-numpy",
+        "torch-cpu",
+    }
     assert all(r["median_s"] > 0 for r in rows)
 
 
 def test_the_rest_of_step_target_comes_with_the_steps_profile():
     medium = "64x(784-256-10)"
-    parts = {report.FORWARD_MODEL: (250e-6, 300e-6), report.LOSS_MODEL: (50e-6, 150e-6),
-             report.BACKWARD_MODEL: (300e-6, 350e-6), report.OPTIMIZER_MODEL: (100e-6, 90e-6)}
-    rows = synthetic(0.9) + [row(model, 10**7, medium, impl, t)
-                             for model, times in parts.items() for impl, t in zip(("scratch-numpy", "torch-cpu"), times)]
+    parts = {
+        report.FORWARD_MODEL: (250e-6, 300e-6),
+        report.LOSS_MODEL: (50e-6, 150e-6),
+        report.BACKWARD_MODEL: (300e-6, 350e-6),
+        report.OPTIMIZER_MODEL: (100e-6, 90e-6),
+    }
+    rows = synthetic(0.9) + [
+        row(model, 10**7, medium, impl, t)
+        for model, times in parts.items()
+        for impl, t in zip(("scratch-numpy", "torch-cpu"), times)
+    ]
     line = next(t for t in report.targets(rows) if t.startswith("- Besides its GEMMs"))
-    assert ("The step's parts at 64x(784-256-10), each timed alone: scratch: forward 250, loss 50, backward 300, optimizer 100 µs "
-            "(sum 700; the step 1000); besides its GEMMs the scratch step spends 400 µs, of which the optimizer "
-            "takes 100 and the loss 50; torch: forward 300, loss 150, backward 350, optimizer 90 µs (sum 890; the step 2000).") in line
+    assert (
+        "The step's parts at 64x(784-256-10), each timed alone: scratch: forward 250, loss 50, "
+        "backward 300, optimizer 100 µs "
+        "(sum 700; the step 1000); besides its GEMMs the scratch step spends 400 µs, of which the "
+        "optimizer "
+        "takes 100 and the loss 50; torch: forward 300, loss 150, backward 350, optimizer 90 µs "
+        "(sum 890; the step 2000)."
+    ) in line
 
 
 def test_the_normalisation_target_names_each_layer_and_size():
-    rows = [row(model, 10**6, label, impl, t) for model, label in zip(report.NORM_MODELS, ("32x64x28x28", "32x196x256"))
-            for impl, t in (("scratch-numpy", 3e-3), ("torch-cpu", 2e-3 if model.startswith("Batch") else 1e-3))]
+    rows = [
+        row(model, 10**6, label, impl, t)
+        for model, label in zip(report.NORM_MODELS, ("32x64x28x28", "32x196x256"))
+        for impl, t in (
+            ("scratch-numpy", 3e-3),
+            ("torch-cpu", 2e-3 if model.startswith("Batch") else 1e-3),
+        )
+    ]
     line = next(t for t in report.targets(rows) if "Normalisation" in t)
-    assert line == ("- Normalisation forward + backward <= 1.5x torch CPU: **missed** — BatchNorm2d at 32x64x28x28 1.50x, "
-                    "LayerNorm at 32x196x256 3.00x.")
+    assert line == (
+        "- Normalisation forward + backward <= 1.5x torch CPU: **missed** — BatchNorm2d at "
+        "32x64x28x28 1.50x, "
+        "LayerNorm at 32x196x256 3.00x."
+    )
 
 
 def test_cuda_graph_replays_keep_what_the_graph_reads_alive(monkeypatch):
-    """A CUDA graph holds no reference to the tensors it captured: if nothing else does, their memory
-    is reused and a replay reads garbage (on an H200 the first GPU run died on nll_loss's target
-    assert). The capture is run here on the CPU with stand-ins for torch.cuda's graph and stream API,
-    and the replays must keep the model, the batch and the optimizer alive."""
+    """A CUDA graph holds no reference to the tensors it captured: if nothing else does, their
+    memory is reused and a replay reads garbage (on an H200 the first GPU run died on nll_loss's
+    target assert). The capture is run here on the CPU with stand-ins for torch.cuda's graph and
+    stream API, and the replays must keep the model, the batch and the optimizer alive."""
     import contextlib
     import gc
     import weakref

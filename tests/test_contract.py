@@ -1,6 +1,7 @@
 """The contract between the twins (README, "The contract"), checked for every module at once:
 one backward signature, one before-forward error, gradients in the dtype of what they are the
 gradient of, signatures and reprs that are torch's, and errors that say how to fix the input."""
+
 import inspect
 import math
 import re
@@ -8,7 +9,8 @@ import re
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 import scratch.gradient_descent
 import scratch.models
@@ -38,14 +40,22 @@ MODULES = [
     ("BatchNorm3d", lambda: snn.BatchNorm3d(3), (4, 3, 2, 1, 2)),
     ("LayerNorm", lambda: snn.LayerNorm((2, 3)), (4, 2, 3)),
 ]
-LOSSES = [("MSELoss", snn.MSELoss), ("BCEWithLogitsLoss", snn.BCEWithLogitsLoss), ("CrossEntropyLoss", snn.CrossEntropyLoss)]
+LOSSES = [
+    ("MSELoss", snn.MSELoss),
+    ("BCEWithLogitsLoss", snn.BCEWithLogitsLoss),
+    ("CrossEntropyLoss", snn.CrossEntropyLoss),
+]
 IDS = [name for name, *_ in MODULES]
-RECURRENT = ("RNN", "LSTM", "GRU")  # torch's take *args, **kwargs: checked by what positional arguments mean
+# torch's take *args, **kwargs: checked by what positional arguments mean
+RECURRENT = ("RNN", "LSTM", "GRU")
 
 
 def module_classes():
     classes = [getattr(snn, n) for n in snn.__all__ if inspect.isclass(getattr(snn, n))]
-    return [c for c in classes if issubclass(c, snn.Module)] + [s2.SimpleNN, scratch.perceptron.Perceptron]
+    return [c for c in classes if issubclass(c, snn.Module)] + [
+        s2.SimpleNN,
+        scratch.perceptron.Perceptron,
+    ]
 
 
 # --- one backward signature, one before-forward error
@@ -55,7 +65,10 @@ def module_classes():
 def test_every_module_has_the_one_backward_signature(cls):
     params = inspect.signature(cls.backward).parameters
     assert list(params)[:2] == ["self", "grad_output"]
-    assert params["input_grad"].kind is inspect.Parameter.KEYWORD_ONLY and params["input_grad"].default is True
+    assert (
+        params["input_grad"].kind is inspect.Parameter.KEYWORD_ONLY
+        and params["input_grad"].default is True
+    )
 
 
 @pytest.mark.parametrize("name, build, shape", MODULES, ids=IDS)
@@ -74,7 +87,9 @@ def test_input_grad_false_returns_none_and_still_fills_every_parameter_gradient(
 
 @pytest.mark.parametrize("name, build, shape", MODULES, ids=IDS)
 def test_backward_before_forward_is_the_one_clear_error(name, build, shape):
-    with pytest.raises(RuntimeError, match=r"\.backward called before forward: call the module on an input first"):
+    with pytest.raises(
+        RuntimeError, match=r"\.backward called before forward: call the module on an input first"
+    ):
         build().backward(np.ones((4, 2), np.float32))
 
 
@@ -110,7 +125,9 @@ def loss_case(name, input_dtype, target_dtype):
 @pytest.mark.parametrize("name, build", LOSSES)
 @pytest.mark.parametrize("input_dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("target_dtype", [np.float32, np.float64])
-def test_loss_and_gradient_dtypes_are_torchs_for_every_dtype_pair(name, build, input_dtype, target_dtype):
+def test_loss_and_gradient_dtypes_are_torchs_for_every_dtype_pair(
+    name, build, input_dtype, target_dtype
+):
     """The loss is promoted (float32 input, float64 target: a float64 loss), the gradient is not."""
     x, target = loss_case(name, input_dtype, target_dtype)
     crit = build()
@@ -124,7 +141,8 @@ def test_loss_and_gradient_dtypes_are_torchs_for_every_dtype_pair(name, build, i
 
 
 def test_a_float32_model_trained_against_float64_targets_keeps_float32_gradients():
-    """The bug this contract fixed: MSELoss's float64 gradient made a float32 Linear's weight.grad float64."""
+    """The bug this contract fixed: MSELoss's float64 gradient made a float32 Linear's weight.grad
+    float64."""
     m = snn.Linear(3, 2)
     crit = snn.MSELoss()
     crit(m(np.ones((4, 3), np.float32)), np.zeros((4, 2), np.float64))
@@ -134,22 +152,33 @@ def test_a_float32_model_trained_against_float64_targets_keeps_float32_gradients
 
 def test_integer_targets_for_bce_are_refused_as_torch_refuses_them():
     x, y = np.zeros(3, np.float32), np.array([0, 1, 1])
-    with pytest.raises(RuntimeError, match="result type Float can't be cast to the desired output type Long"):
+    with pytest.raises(
+        RuntimeError, match="result type Float can't be cast to the desired output type Long"
+    ):
         torch.nn.BCEWithLogitsLoss()(torch.from_numpy(x), torch.from_numpy(y))
-    with pytest.raises(TypeError, match=r"target must be floating point.*result type Float can't be cast.*target\.astype"):
+    with pytest.raises(
+        TypeError,
+        match=r"target must be floating point.*result type Float can't be cast.*target\.astype",
+    ):
         snn.BCEWithLogitsLoss()(x, y)
 
 
 def test_float_class_indices_are_told_to_be_integers():
     with pytest.raises(RuntimeError, match="expected target dtype to be Long"):
         torch.nn.CrossEntropyLoss()(torch.zeros(2, 3), torch.tensor([0.0, 1.0]))
-    with pytest.raises(TypeError, match=r"holds class indices, which must be integers, got float64: pass target\.astype\(np\.int64\)"):
+    with pytest.raises(
+        TypeError,
+        match=r"holds class indices, which must be integers, got float64: "
+        r"pass target\.astype\(np\.int64\)",
+    ):
         snn.CrossEntropyLoss()(np.zeros((2, 3)), np.array([0.0, 1.0]))
 
 
 def test_a_class_weight_of_another_dtype_is_refused_as_torch_refuses_it():
     with pytest.raises(RuntimeError, match="expected scalar type Float but found Double"):
-        torch.nn.CrossEntropyLoss(weight=torch.ones(3, dtype=torch.float64))(torch.zeros(2, 3), torch.tensor([0, 1]))
+        torch.nn.CrossEntropyLoss(weight=torch.ones(3, dtype=torch.float64))(
+            torch.zeros(2, 3), torch.tensor([0, 1])
+        )
     with pytest.raises(TypeError, match=r"weight must have the input's dtype float32, got float64"):
         snn.CrossEntropyLoss(weight=np.ones(3))(np.zeros((2, 3), np.float32), np.array([0, 1]))
 
@@ -164,38 +193,71 @@ def first_layer(name):
 
 @pytest.mark.parametrize("name, build, shape", MODULES, ids=IDS)
 def test_a_torch_tensor_is_refused_with_the_conversion_to_use(name, build, shape):
-    with pytest.raises(TypeError, match=re.escape(f"{first_layer(name)} takes NumPy (or CuPy) arrays, got a torch.Tensor "
-                                                  "for input: pass input.detach().cpu().numpy()")):
+    with pytest.raises(
+        TypeError,
+        match=re.escape(
+            f"{first_layer(name)} takes NumPy (or CuPy) arrays, got a torch.Tensor "
+            "for input: pass input.detach().cpu().numpy()"
+        ),
+    ):
         build()(torch.ones(shape))
 
 
 @pytest.mark.parametrize("name, build, shape", MODULES, ids=IDS)
 def test_a_python_list_is_refused_with_the_conversion_to_use(name, build, shape):
-    with pytest.raises(TypeError, match=re.escape(f"{first_layer(name)} takes NumPy (or CuPy) arrays, got list for input: "
-                                                  "pass np.asarray(input)")):
+    with pytest.raises(
+        TypeError,
+        match=re.escape(
+            f"{first_layer(name)} takes NumPy (or CuPy) arrays, got list for input: "
+            "pass np.asarray(input)"
+        ),
+    ):
         build()(np.ones(shape).tolist())
 
 
 def test_float64_input_into_a_float32_model_names_both_fixes():
-    with pytest.raises(TypeError, match=re.escape("expected input of dtype float32 (its weight's), got float64: pass "
-                                                  "input.astype(np.float32), or build the model with dtype=np.float64")):
+    with pytest.raises(
+        TypeError,
+        match=re.escape(
+            "expected input of dtype float32 (its weight's), got float64: pass "
+            "input.astype(np.float32), or build the model with dtype=np.float64"
+        ),
+    ):
         s2.SimpleNN(3, 4, 2)(np.ones((2, 3)))
 
 
 @pytest.mark.parametrize("optimizer", [scratch.optim.SGD, scratch.optim.Adam])
 def test_an_optimizer_given_the_model_says_to_pass_its_parameters(optimizer):
-    with pytest.raises(TypeError, match=r"got the module SimpleNN itself: pass model\.parameters\(\)"):
+    with pytest.raises(
+        TypeError, match=r"got the module SimpleNN itself: pass model\.parameters\(\)"
+    ):
         optimizer(s2.SimpleNN(3, 4, 2), lr=0.1)
-    with pytest.raises(TypeError, match=r"got the module Sequential itself"):  # iterable, but over modules
+    # iterable, but over modules
+    with pytest.raises(TypeError, match=r"got the module Sequential itself"):
         optimizer(snn.Sequential(snn.Linear(2, 2)), lr=0.1)
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda: snn.CrossEntropyLoss()(np.zeros((2, 3)), [0, 1]), r"got list for target: pass np\.asarray\(target\)"),
-    (lambda: snn.MSELoss()(np.zeros(3), 0.0), r"got float for target: pass np\.full_like\(input, 0\.0\)"),
-    (lambda: snn.BCEWithLogitsLoss()([0.0, 1.0], np.zeros(2)), r"got list for input: pass np\.asarray\(input\)"),
-    (lambda: snn.MSELoss()(np.zeros(3), torch.zeros(3)), r"got a torch\.Tensor for target: pass target\.detach"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (
+            lambda: snn.CrossEntropyLoss()(np.zeros((2, 3)), [0, 1]),
+            r"got list for target: pass np\.asarray\(target\)",
+        ),
+        (
+            lambda: snn.MSELoss()(np.zeros(3), 0.0),
+            r"got float for target: pass np\.full_like\(input, 0\.0\)",
+        ),
+        (
+            lambda: snn.BCEWithLogitsLoss()([0.0, 1.0], np.zeros(2)),
+            r"got list for input: pass np\.asarray\(input\)",
+        ),
+        (
+            lambda: snn.MSELoss()(np.zeros(3), torch.zeros(3)),
+            r"got a torch\.Tensor for target: pass target\.detach",
+        ),
+    ],
+)
 def test_losses_refuse_what_is_not_an_array_in_words(call, match):
     with pytest.raises(TypeError, match=match):
         call()
@@ -203,40 +265,84 @@ def test_losses_refuse_what_is_not_an_array_in_words(call, match):
 
 def test_train_refuses_lists_in_words_in_both_twins():
     s, t = s2.SimpleNN(2, 3, 2), t2.SimpleNN(2, 3, 2)
-    with pytest.raises(TypeError, match=r"train takes NumPy \(or CuPy\) arrays, got list for inputs: pass np\.asarray\(inputs\)"):
-        s2.train(s, [[1.0, 2.0]], [0], snn.CrossEntropyLoss(), scratch.optim.SGD(s.parameters(), lr=0.1))
-    with pytest.raises(TypeError, match=r"train takes torch tensors, got list for inputs: pass torch\.as_tensor\(inputs\)"):
-        t2.train(t, [[1.0, 2.0]], [0], torch.nn.CrossEntropyLoss(), torch.optim.SGD(t.parameters(), lr=0.1))
-    with pytest.raises(TypeError, match=r"got ndarray for inputs: pass torch\.from_numpy\(inputs\)"):
-        t2.train(t, np.ones((1, 2)), torch.zeros(1), torch.nn.CrossEntropyLoss(), torch.optim.SGD(t.parameters(), lr=0.1))
+    with pytest.raises(
+        TypeError,
+        match=r"train takes NumPy \(or CuPy\) arrays, got list for inputs: "
+        r"pass np\.asarray\(inputs\)",
+    ):
+        s2.train(
+            s, [[1.0, 2.0]], [0], snn.CrossEntropyLoss(), scratch.optim.SGD(s.parameters(), lr=0.1)
+        )
+    with pytest.raises(
+        TypeError,
+        match=r"train takes torch tensors, got list for inputs: pass torch\.as_tensor\(inputs\)",
+    ):
+        t2.train(
+            t,
+            [[1.0, 2.0]],
+            [0],
+            torch.nn.CrossEntropyLoss(),
+            torch.optim.SGD(t.parameters(), lr=0.1),
+        )
+    with pytest.raises(
+        TypeError, match=r"got ndarray for inputs: pass torch\.from_numpy\(inputs\)"
+    ):
+        t2.train(
+            t,
+            np.ones((1, 2)),
+            torch.zeros(1),
+            torch.nn.CrossEntropyLoss(),
+            torch.optim.SGD(t.parameters(), lr=0.1),
+        )
 
 
 # --- names, defaults and reprs are torch's
 
 
 def comparable(signature, drop):
-    """(name, kind, default) of each parameter but `self` and those in drop (each twin's own extras)."""
-    return [(p.name, p.kind, p.default) for p in signature.parameters.values() if p.name not in drop | {"self"}]
+    """(name, kind, default) of each parameter but `self` and those in drop (each twin's own
+    extras)."""
+    return [
+        (p.name, p.kind, p.default)
+        for p in signature.parameters.values()
+        if p.name not in drop | {"self"}
+    ]
 
 
 # Where the twins' signatures differ by design, and why:
-SCRATCH_ONLY = {"generator",  # NumPy draws from a Generator the caller passes; torch from its global one
-                "gradient",  # scratch's gradient descent takes the handwritten gradient; torch's has autograd
-                "dtype"}  # a NumPy dtype, float32 by default, where torch's dtype=None means float32
+# NumPy draws from a Generator the caller passes; torch from its global one
+SCRATCH_ONLY = {
+    "generator",
+    # scratch's gradient descent takes the handwritten gradient; torch's has autograd
+    "gradient",
+    # a NumPy dtype, float32 by default, where torch's dtype=None means float32
+    "dtype",
+}
 TORCH_ONLY = {"device", "dtype"}  # scratch moves a model with .to('cuda') instead; dtype as above
 
 
 def twin_pairs():
-    for s_mod, t_mod in [(scratch.gradient_descent, torch_impl.gradient_descent),
-                         (scratch.perceptron, torch_impl.perceptron), (s2, t2), (scratch.models, torch_impl.models)]:
+    for s_mod, t_mod in [
+        (scratch.gradient_descent, torch_impl.gradient_descent),
+        (scratch.perceptron, torch_impl.perceptron),
+        (s2, t2),
+        (scratch.models, torch_impl.models),
+    ]:
         for name, obj in vars(t_mod).items():
-            if not name.startswith("_") and getattr(obj, "__module__", None) == t_mod.__name__ and callable(obj):
+            if (
+                not name.startswith("_")
+                and getattr(obj, "__module__", None) == t_mod.__name__
+                and callable(obj)
+            ):
                 yield f"{t_mod.__name__.split('.')[-1]}.{name}", getattr(s_mod, name), obj
 
 
-@pytest.mark.parametrize("name, s_obj, t_obj", list(twin_pairs()), ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize(
+    "name, s_obj, t_obj", list(twin_pairs()), ids=lambda v: v if isinstance(v, str) else ""
+)
 def test_twin_functions_and_classes_have_the_same_signature(name, s_obj, t_obj):
-    """Names, order, kinds and defaults: a default that drifts in one twin (learning_rate=0.01) fails here."""
+    """Names, order, kinds and defaults: a default that drifts in one twin (learning_rate=0.01)
+    fails here."""
     s_sig = inspect.signature(s_obj.__init__ if inspect.isclass(s_obj) else s_obj)
     t_sig = inspect.signature(t_obj.__init__ if inspect.isclass(t_obj) else t_obj)
     assert comparable(s_sig, SCRATCH_ONLY) == comparable(t_sig, TORCH_ONLY)
@@ -247,68 +353,159 @@ def scratch_twins_of_torch():
         obj = getattr(snn, name)
         if inspect.isclass(obj) and name not in ("Module", "Parameter") + RECURRENT:
             yield f"nn.{name}", obj.__init__, getattr(torch.nn, name).__init__
-    for name in ("linear", "relu", "sigmoid", "tanh", "softmax", "log_softmax", "batch_norm", "layer_norm",
-                 "mse_loss", "binary_cross_entropy_with_logits", "cross_entropy"):
+    for name in (
+        "linear",
+        "relu",
+        "sigmoid",
+        "tanh",
+        "softmax",
+        "log_softmax",
+        "batch_norm",
+        "layer_norm",
+        "mse_loss",
+        "binary_cross_entropy_with_logits",
+        "cross_entropy",
+    ):
         if name != "linear":  # torch's F.linear is a builtin with no introspectable signature
             yield f"F.{name}", getattr(SF, name), getattr(torch.nn.functional, name)
     for name in ("SGD", "Adam"):
-        yield f"optim.{name}", getattr(scratch.optim, name).__init__, getattr(torch.optim, name).__init__
+        yield (
+            f"optim.{name}",
+            getattr(scratch.optim, name).__init__,
+            getattr(torch.optim, name).__init__,
+        )
 
 
-@pytest.mark.parametrize("name, s_fn, t_fn", list(scratch_twins_of_torch()), ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize(
+    "name, s_fn, t_fn",
+    list(scratch_twins_of_torch()),
+    ids=lambda v: v if isinstance(v, str) else "",
+)
 def test_scratch_classes_and_functions_have_torchs_signature(name, s_fn, t_fn):
     t_sig = inspect.signature(t_fn)
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in t_sig.parameters.values()):
-        t_sig = t_sig.replace(parameters=[p for p in t_sig.parameters.values() if p.kind not in
-                                          (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)])
-    s_params, t_params = comparable(inspect.signature(s_fn), SCRATCH_ONLY), comparable(t_sig, TORCH_ONLY)
-    if name == "nn.Sequential":  # torch calls the modules *args; the kind and the order are what matter
+        t_sig = t_sig.replace(
+            parameters=[
+                p
+                for p in t_sig.parameters.values()
+                if p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+            ]
+        )
+    s_params, t_params = (
+        comparable(inspect.signature(s_fn), SCRATCH_ONLY),
+        comparable(t_sig, TORCH_ONLY),
+    )
+    # torch calls the modules *args; the kind and the order are what matter
+    if name == "nn.Sequential":
         s_params, t_params = [p[1:] for p in s_params], [p[1:] for p in t_params]
     assert s_params == t_params
 
 
-@pytest.mark.parametrize("name, args", [
-    ("RNN", (3, 4, 2, "relu", False, True, 0.5, True)),
-    ("LSTM", (3, 4, 2, False, True, 0.5, True, 2)),
-    ("GRU", (3, 4, 2, False, True, 0.5, True)),
-])
+@pytest.mark.parametrize(
+    "name, args",
+    [
+        ("RNN", (3, 4, 2, "relu", False, True, 0.5, True)),
+        ("LSTM", (3, 4, 2, False, True, 0.5, True, 2)),
+        ("GRU", (3, 4, 2, False, True, 0.5, True)),
+    ],
+)
 def test_recurrent_layers_take_torchs_positional_arguments_in_torchs_order(name, args):
-    """Every argument given positionally, none at its default: both twins must read each the same way."""
+    """Every argument given positionally, none at its default: both twins must read each the same
+    way."""
     s, t = getattr(snn, name)(*args), getattr(torch.nn, name)(*args)
     assert repr(s) == repr(t)
     assert getattr(s, "nonlinearity", None) == getattr(t, "nonlinearity", None)
-    assert [(k, v.shape) for k, v in s.state_dict().items()] == [(k, tuple(v.shape)) for k, v in t.state_dict().items()]
-    defaults = inspect.signature(torch.nn.RNNBase.__init__).parameters  # torch's defaults, where it states them
+    assert [(k, v.shape) for k, v in s.state_dict().items()] == [
+        (k, tuple(v.shape)) for k, v in t.state_dict().items()
+    ]
+    # torch's defaults, where it states them
+    defaults = inspect.signature(torch.nn.RNNBase.__init__).parameters
     for key in ("num_layers", "bias", "batch_first", "dropout", "bidirectional"):
-        assert inspect.signature(getattr(snn, name).__init__).parameters[key].default == defaults[key].default
+        assert (
+            inspect.signature(getattr(snn, name).__init__).parameters[key].default
+            == defaults[key].default
+        )
 
 
 def twin_modules():
-    yield snn.Sequential(snn.Linear(2, 3), snn.ReLU(), snn.Linear(3, 1, bias=False), snn.Sigmoid(), snn.Tanh(),
-                         snn.Softmax(dim=1), snn.LogSoftmax(dim=0), snn.MSELoss(), snn.BCEWithLogitsLoss(),
-                         snn.CrossEntropyLoss(), snn.Sequential(snn.Linear(1, 1))), torch.nn.Sequential(
-        torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1, bias=False), torch.nn.Sigmoid(), torch.nn.Tanh(),
-        torch.nn.Softmax(dim=1), torch.nn.LogSoftmax(dim=0), torch.nn.MSELoss(), torch.nn.BCEWithLogitsLoss(),
-        torch.nn.CrossEntropyLoss(), torch.nn.Sequential(torch.nn.Linear(1, 1)))
+    yield (
+        snn.Sequential(
+            snn.Linear(2, 3),
+            snn.ReLU(),
+            snn.Linear(3, 1, bias=False),
+            snn.Sigmoid(),
+            snn.Tanh(),
+            snn.Softmax(dim=1),
+            snn.LogSoftmax(dim=0),
+            snn.MSELoss(),
+            snn.BCEWithLogitsLoss(),
+            snn.CrossEntropyLoss(),
+            snn.Sequential(snn.Linear(1, 1)),
+        ),
+        torch.nn.Sequential(
+            torch.nn.Linear(2, 3),
+            torch.nn.ReLU(),
+            torch.nn.Linear(3, 1, bias=False),
+            torch.nn.Sigmoid(),
+            torch.nn.Tanh(),
+            torch.nn.Softmax(dim=1),
+            torch.nn.LogSoftmax(dim=0),
+            torch.nn.MSELoss(),
+            torch.nn.BCEWithLogitsLoss(),
+            torch.nn.CrossEntropyLoss(),
+            torch.nn.Sequential(torch.nn.Linear(1, 1)),
+        ),
+    )
     yield s2.SimpleNN(3, 4, 2), t2.SimpleNN(3, 4, 2)
     yield scratch.perceptron.Perceptron(3), torch_impl.perceptron.Perceptron(3)
     yield snn.Sequential(), torch.nn.Sequential()
-    yield snn.Sequential(snn.RNN(3, 4, 2, "relu", False, True, 0.5, True), snn.LSTM(3, 5, proj_size=2), snn.GRU(2, 3),
-                         snn.RNNCell(2, 3), snn.LSTMCell(2, 3, bias=False), snn.GRUCell(2, 3), snn.RNNCell(2, 3, nonlinearity="relu")), \
-        torch.nn.Sequential(torch.nn.RNN(3, 4, 2, "relu", False, True, 0.5, True), torch.nn.LSTM(3, 5, proj_size=2),
-                            torch.nn.GRU(2, 3), torch.nn.RNNCell(2, 3), torch.nn.LSTMCell(2, 3, bias=False), torch.nn.GRUCell(2, 3),
-                            torch.nn.RNNCell(2, 3, nonlinearity="relu"))
+    yield (
+        snn.Sequential(
+            snn.RNN(3, 4, 2, "relu", False, True, 0.5, True),
+            snn.LSTM(3, 5, proj_size=2),
+            snn.GRU(2, 3),
+            snn.RNNCell(2, 3),
+            snn.LSTMCell(2, 3, bias=False),
+            snn.GRUCell(2, 3),
+            snn.RNNCell(2, 3, nonlinearity="relu"),
+        ),
+        torch.nn.Sequential(
+            torch.nn.RNN(3, 4, 2, "relu", False, True, 0.5, True),
+            torch.nn.LSTM(3, 5, proj_size=2),
+            torch.nn.GRU(2, 3),
+            torch.nn.RNNCell(2, 3),
+            torch.nn.LSTMCell(2, 3, bias=False),
+            torch.nn.GRUCell(2, 3),
+            torch.nn.RNNCell(2, 3, nonlinearity="relu"),
+        ),
+    )
     # BatchNorm's bias= came after torch 2.11 (the GPU box's): there, the case without it
     no_bias = {"bias": False} if TORCH_BATCHNORM_HAS_BIAS else {}
-    yield snn.Sequential(snn.BatchNorm1d(3), snn.BatchNorm2d(4, eps=1e-3, momentum=None, affine=False),
-                         snn.BatchNorm3d(2, track_running_stats=False, **no_bias), snn.LayerNorm((2, 3)),
-                         snn.LayerNorm(5, elementwise_affine=False), snn.LayerNorm(4, bias=False)), torch.nn.Sequential(
-        torch.nn.BatchNorm1d(3), torch.nn.BatchNorm2d(4, eps=1e-3, momentum=None, affine=False),
-        torch.nn.BatchNorm3d(2, track_running_stats=False, **no_bias), torch.nn.LayerNorm((2, 3)),
-        torch.nn.LayerNorm(5, elementwise_affine=False), torch.nn.LayerNorm(4, bias=False))
+    yield (
+        snn.Sequential(
+            snn.BatchNorm1d(3),
+            snn.BatchNorm2d(4, eps=1e-3, momentum=None, affine=False),
+            snn.BatchNorm3d(2, track_running_stats=False, **no_bias),
+            snn.LayerNorm((2, 3)),
+            snn.LayerNorm(5, elementwise_affine=False),
+            snn.LayerNorm(4, bias=False),
+        ),
+        torch.nn.Sequential(
+            torch.nn.BatchNorm1d(3),
+            torch.nn.BatchNorm2d(4, eps=1e-3, momentum=None, affine=False),
+            torch.nn.BatchNorm3d(2, track_running_stats=False, **no_bias),
+            torch.nn.LayerNorm((2, 3)),
+            torch.nn.LayerNorm(5, elementwise_affine=False),
+            torch.nn.LayerNorm(4, bias=False),
+        ),
+    )
 
 
-@pytest.mark.parametrize("s, t", list(twin_modules()), ids=["Sequential", "SimpleNN", "Perceptron", "empty", "recurrent", "norms"])
+@pytest.mark.parametrize(
+    "s, t",
+    list(twin_modules()),
+    ids=["Sequential", "SimpleNN", "Perceptron", "empty", "recurrent", "norms"],
+)
 def test_repr_is_torchs(s, t):
     assert repr(s) == repr(t)
 
@@ -316,14 +513,28 @@ def test_repr_is_torchs(s, t):
 # --- init: torch's gains and bounds
 
 
-TORCH_NONLINEARITIES = ["linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
-                        "conv_transpose3d", "sigmoid", "tanh", "relu", "leaky_relu", "selu"]
+TORCH_NONLINEARITIES = [
+    "linear",
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "conv_transpose3d",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "selu",
+]
 
 
 @pytest.mark.parametrize("nonlinearity", TORCH_NONLINEARITIES)
 @pytest.mark.parametrize("param", [None, 0.2, 3])
 def test_calculate_gain_is_torchs_for_every_nonlinearity(nonlinearity, param):
-    assert snn.init.calculate_gain(nonlinearity, param) == pytest.approx(torch.nn.init.calculate_gain(nonlinearity, param), rel=1e-15)
+    assert snn.init.calculate_gain(nonlinearity, param) == pytest.approx(
+        torch.nn.init.calculate_gain(nonlinearity, param), rel=1e-15
+    )
 
 
 @pytest.mark.parametrize("bad", ["conv4d", "convolution", "softmax", "Linear"])
@@ -334,17 +545,27 @@ def test_calculate_gain_refuses_what_torch_refuses(bad):
         snn.init.calculate_gain(bad)
 
 
-@given(in_features=st.integers(1, 40), out_features=st.integers(1, 40), seed=st.integers(0, 2**32 - 1))
+@given(
+    in_features=st.integers(1, 40), out_features=st.integers(1, 40), seed=st.integers(0, 2**32 - 1)
+)
 def test_linear_init_fills_torchs_bounds_for_every_fan_in_from_one(in_features, out_features, seed):
-    """U(-1/sqrt(in), 1/sqrt(in)) for weight and bias: inside the bound, and not collapsed (an init that
-    wrote zeros, or a bound computed wrongly for in_features == 1, fails here)."""
+    """U(-1/sqrt(in), 1/sqrt(in)) for weight and bias: inside the bound, and not collapsed (an init
+    that wrote zeros, or a bound computed wrongly for in_features == 1, fails here)."""
     bound = 1 / math.sqrt(in_features)
-    m = snn.Linear(in_features, out_features, dtype=np.float64, generator=np.random.default_rng(seed))
+    m = snn.Linear(
+        in_features, out_features, dtype=np.float64, generator=np.random.default_rng(seed)
+    )
     for p in (m.weight.data, m.bias.data):
         assert np.abs(p).max() <= bound
         assert np.all(p != 0)  # a continuous draw is never exactly 0
-    # 1,000 draws of the same layer: their spread reaches the bound (the max of 1,000 U(-b, b) is > 0.99 b
-    # with probability 1 - 0.995^1000 > 0.99; with the fixed generator, the outcome is fixed)
-    draws = np.concatenate([snn.Linear(in_features, 1, dtype=np.float64, generator=np.random.default_rng([seed, i]))
-                            .weight.data.ravel() for i in range(1000 // in_features + 1)])
+    # 1,000 draws of the same layer: their spread reaches the bound (the max of 1,000 U(-b, b) is >
+    # 0.99 b with probability 1 - 0.995^1000 > 0.99; with the fixed generator, the outcome is fixed)
+    draws = np.concatenate(
+        [
+            snn.Linear(
+                in_features, 1, dtype=np.float64, generator=np.random.default_rng([seed, i])
+            ).weight.data.ravel()
+            for i in range(1000 // in_features + 1)
+        ]
+    )
     assert np.abs(draws).max() > 0.9 * bound

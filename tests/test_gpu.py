@@ -3,10 +3,12 @@
 Every test here carries the `gpu` marker and skips cleanly where CUDA or CuPy is absent
 (tests/conftest.py). cupy is imported inside the tests so that this file loads without it.
 """
+
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import scratch.gradient_descent as sgd
 import scratch.nn as snn
@@ -32,21 +34,27 @@ def true_float32_on_the_gpu(monkeypatch):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @settings(max_examples=max(10, settings.default.max_examples // 4))
-@given(N=st.integers(1, 64), dims=st.tuples(st.integers(1, 32), st.integers(1, 64), st.integers(1, 10)),
-       seed=st.integers(0, 1000))
+@given(
+    N=st.integers(1, 64),
+    dims=st.tuples(st.integers(1, 32), st.integers(1, 64), st.integers(1, 10)),
+    seed=st.integers(0, 1000),
+)
 def test_simple_nn_on_cupy_matches_torch_on_cuda(dtype, N, dims, seed):
     import cupy
 
     rng = np.random.default_rng(seed)
     s = s2.SimpleNN(*dims, dtype=dtype, generator=rng).to("cuda")
-    t = t2.SimpleNN(*dims, dtype=torch.float64 if dtype == np.float64 else torch.float32, device="cuda")
+    t = t2.SimpleNN(
+        *dims, dtype=torch.float64 if dtype == np.float64 else torch.float32, device="cuda"
+    )
     copy_weights(s, t)  # NumPy, even from the GPU
     x = rng.standard_normal((N, dims[0])).astype(dtype)
     g = rng.standard_normal((N, dims[2])).astype(dtype)
     xt = torch.from_numpy(x).cuda().requires_grad_(True)
     out_s = s(cupy.asarray(x))
     assert isinstance(out_s, cupy.ndarray)
-    assert_close(out_s, t(xt), dtype, scale=10)  # atol x10: sums of up to 32 + 64 products of N(0,1) terms
+    # atol x10: sums of up to 32 + 64 products of N(0,1) terms
+    assert_close(out_s, t(xt), dtype, scale=10)
     t(xt).backward(torch.from_numpy(g).cuda())
     assert_close(s.backward(cupy.asarray(g)), xt.grad, dtype, scale=10)
     for name, p in t.named_parameters():
@@ -61,10 +69,24 @@ def test_training_on_cupy_matches_torch_on_cuda():
     s = s2.SimpleNN(8, 16, 3, dtype=np.float64, generator=rng).to("cuda")
     t = t2.SimpleNN(8, 16, 3, dtype=torch.float64, device="cuda")
     copy_weights(s, t)
-    s_losses = s2.train(s, cupy.asarray(X), cupy.asarray(Y), snn.CrossEntropyLoss(),
-                        scratch.optim.Adam(s.parameters(), lr=0.01), epochs=8, batch_size=8)
-    t_losses = t2.train(t, torch.from_numpy(X).cuda(), torch.from_numpy(Y).cuda(), torch.nn.CrossEntropyLoss(),
-                        torch.optim.Adam(t.parameters(), lr=0.01), epochs=8, batch_size=8)
+    s_losses = s2.train(
+        s,
+        cupy.asarray(X),
+        cupy.asarray(Y),
+        snn.CrossEntropyLoss(),
+        scratch.optim.Adam(s.parameters(), lr=0.01),
+        epochs=8,
+        batch_size=8,
+    )
+    t_losses = t2.train(
+        t,
+        torch.from_numpy(X).cuda(),
+        torch.from_numpy(Y).cuda(),
+        torch.nn.CrossEntropyLoss(),
+        torch.optim.Adam(t.parameters(), lr=0.01),
+        epochs=8,
+        batch_size=8,
+    )
     assert len(s_losses) == 96
     assert_close(np.array(s_losses), np.array(t_losses))
 
@@ -73,7 +95,9 @@ def test_gradient_descent_on_cupy_matches_torch_on_cuda():
     import cupy
 
     s_params, s_losses = sgd.gradient_descent(cupy.asarray([-1.0, 4.0]), 0.2, 50)
-    t_params, t_losses = tgd.gradient_descent(torch.tensor([-1.0, 4.0], dtype=torch.float64, device="cuda"), 0.2, 50)
+    t_params, t_losses = tgd.gradient_descent(
+        torch.tensor([-1.0, 4.0], dtype=torch.float64, device="cuda"), 0.2, 50
+    )
     assert isinstance(s_params, cupy.ndarray)
     assert_close(s_params, t_params)
     assert_close(s_losses, t_losses)
@@ -90,9 +114,15 @@ def test_state_dict_moves_back_to_numpy():
 
 GPU_LAYERS = {
     "Conv2d": (lambda: snn.Conv2d(3, 4, 3, padding=1, stride=2, dtype=np.float64), (2, 3, 7, 6)),
-    "Conv3d-groups": (lambda: snn.Conv3d(4, 4, 2, groups=2, padding_mode="circular", padding=1, dtype=np.float64), (1, 4, 4, 3, 5)),
+    "Conv3d-groups": (
+        lambda: snn.Conv3d(4, 4, 2, groups=2, padding_mode="circular", padding=1, dtype=np.float64),
+        (1, 4, 4, 3, 5),
+    ),
     "MaxPool2d": (lambda: snn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True), (2, 3, 7, 6)),
-    "AvgPool1d": (lambda: snn.AvgPool1d(3, stride=2, padding=1, count_include_pad=False), (2, 3, 9)),
+    "AvgPool1d": (
+        lambda: snn.AvgPool1d(3, stride=2, padding=1, count_include_pad=False),
+        (2, 3, 9),
+    ),
     "BatchNorm2d": (lambda: snn.BatchNorm2d(3, dtype=np.float64), (4, 3, 5, 5)),
     "LayerNorm": (lambda: snn.LayerNorm((4, 5), dtype=np.float64), (3, 4, 5)),
 }
@@ -106,7 +136,9 @@ def test_each_layer_family_on_cupy_matches_torch_on_cuda(name):
     s = build()
     torch_twin = {
         "Conv2d": lambda: torch.nn.Conv2d(3, 4, 3, padding=1, stride=2, dtype=torch.float64),
-        "Conv3d-groups": lambda: torch.nn.Conv3d(4, 4, 2, groups=2, padding_mode="circular", padding=1, dtype=torch.float64),
+        "Conv3d-groups": lambda: torch.nn.Conv3d(
+            4, 4, 2, groups=2, padding_mode="circular", padding=1, dtype=torch.float64
+        ),
         "MaxPool2d": lambda: torch.nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True),
         "AvgPool1d": lambda: torch.nn.AvgPool1d(3, stride=2, padding=1, count_include_pad=False),
         "BatchNorm2d": lambda: torch.nn.BatchNorm2d(3, dtype=torch.float64),
@@ -133,8 +165,12 @@ def test_each_layer_family_on_cupy_matches_torch_on_cuda(name):
 def test_recurrent_layers_on_cupy_match_torch_on_cuda(name):
     import cupy
 
-    s = getattr(snn, name)(5, 6, num_layers=2, bidirectional=True, dtype=np.float64, generator=np.random.default_rng(0))
-    t = copy_weights(s, getattr(torch.nn, name)(5, 6, num_layers=2, bidirectional=True, dtype=torch.float64)).cuda()
+    s = getattr(snn, name)(
+        5, 6, num_layers=2, bidirectional=True, dtype=np.float64, generator=np.random.default_rng(0)
+    )
+    t = copy_weights(
+        s, getattr(torch.nn, name)(5, 6, num_layers=2, bidirectional=True, dtype=torch.float64)
+    ).cuda()
     s.to("cuda")
     x = np.random.default_rng(1).standard_normal((7, 3, 5))
     xt = torch.from_numpy(x).cuda().requires_grad_(True)

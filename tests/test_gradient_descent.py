@@ -1,10 +1,13 @@
-"""Gradient descent (docs/notes.md §1): the closed form, the torch twin, finite differences, bad input."""
+"""Gradient descent (docs/notes.md §1): the closed form, the torch twin, finite differences, bad
+input."""
+
 import warnings
 
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import scratch.gradient_descent as sgd
@@ -28,7 +31,8 @@ def run(gd, start, lr, iterations, **kw):
     return to_numpy(params), to_numpy(losses)
 
 
-# --- closed form: theta_k = c + (1 - 2 lr)^k (theta_0 - c),  f(theta_k) = (1 - 2 lr)^(2k) f(theta_0)
+# --- closed form: theta_k = c + (1 - 2 lr)^k (theta_0 - c),  f(theta_k) = (1 - 2 lr)^(2k)
+# f(theta_0)
 
 
 @TWINS
@@ -65,7 +69,9 @@ def test_gradient_three_oracles(point):
     assert_close(autograd, closed_form)
     # f is quadratic, so the central difference has no truncation error; what is left is rounding
     # of f (~1e6 here) divided by 2h: 1e6 * 2.2e-16 / 2e-6 ~ 1e-4 absolute at |point| ~ 1e3.
-    np.testing.assert_allclose(finite_diff, closed_form, rtol=0, atol=1e-9 * max(1.0, np.sum((point - C) ** 2)))
+    np.testing.assert_allclose(
+        finite_diff, closed_form, rtol=0, atol=1e-9 * max(1.0, np.sum((point - C) ** 2))
+    )
 
 
 def test_gradient_vanishes_at_the_minimum_unlike_the_notes_typo():
@@ -81,7 +87,8 @@ def test_gradient_vanishes_at_the_minimum_unlike_the_notes_typo():
 def test_scratch_matches_torch_on_the_bowl(start, lr, iterations):
     s_params, s_losses = run(sgd, start, lr, iterations)
     t_params, t_losses = run(tgd, start, lr, iterations)
-    # atol scaled by the start's size: rounding is relative to |theta|, not to the (tiny) distance left.
+    # atol scaled by the start's size: rounding is relative to |theta|, not to the (tiny) distance
+    # left.
     S = max(np.abs(start).max(), 3.0)
     assert_close(s_params, t_params, scale=S)
     assert_close(s_losses, t_losses, scale=S**2)
@@ -119,9 +126,12 @@ def quadratic_loss_torch(theta):
 def test_any_differentiable_function_by_keyword(start, lr):
     """A 3-d quadratic: scratch with its handwritten gradient, torch with autograd; both converge
     to the solution of A theta = 1 (lr < 2 / lambda_max = 0.5)."""
-    s_params, s_losses = sgd.gradient_descent(start, lr, 300, loss_function=quadratic_loss_numpy,
-                                              gradient=quadratic_gradient_numpy)
-    t_params, t_losses = tgd.gradient_descent(torch.tensor(start), lr, 300, loss_function=quadratic_loss_torch)
+    s_params, s_losses = sgd.gradient_descent(
+        start, lr, 300, loss_function=quadratic_loss_numpy, gradient=quadratic_gradient_numpy
+    )
+    t_params, t_losses = tgd.gradient_descent(
+        torch.tensor(start), lr, 300, loss_function=quadratic_loss_torch
+    )
     # atol scaled as rounding is: relative to |theta| <= 10, and to the loss, which reaches ~100
     assert_close(s_params, t_params, scale=10)
     assert_close(s_losses, t_losses, scale=100)
@@ -130,7 +140,10 @@ def test_any_differentiable_function_by_keyword(start, lr):
     solution = np.linalg.solve(A_SPD, np.ones(3))
     rho = np.max(np.abs(1 - lr * np.linalg.eigvalsh(A_SPD)))
     for k in (1, 10, 100, 300):
-        assert np.linalg.norm(s_params[k] - solution) <= rho**k * np.linalg.norm(start - solution) + 1e-9
+        assert (
+            np.linalg.norm(s_params[k] - solution)
+            <= rho**k * np.linalg.norm(start - solution) + 1e-9
+        )
 
 
 @TWINS
@@ -150,10 +163,15 @@ def test_integer_start_becomes_float64(gd):
 
 
 def test_integer_lists_and_bools_become_float64_in_both_twins():
-    """NumPy's rule, in the one checker both twins use: integers and bools are promoted to float64."""
+    """NumPy's rule, in the one checker both twins use: integers and bools are promoted to
+    float64."""
     from scratch import _validate
 
-    assert _validate.float_array("x", [1, 2]).dtype == _validate.float_array("x", [True, False]).dtype == np.float64
+    assert (
+        _validate.float_array("x", [1, 2]).dtype
+        == _validate.float_array("x", [True, False]).dtype
+        == np.float64
+    )
     s_params, _ = sgd.gradient_descent([1, 2], 0.25, 3)
     t_params, _ = tgd.gradient_descent([1, 2], 0.25, 3)
     assert s_params.dtype == to_numpy(t_params).dtype == np.float64
@@ -161,7 +179,8 @@ def test_integer_lists_and_bools_become_float64_in_both_twins():
 
 
 def test_a_list_start_is_float64_in_both_twins():
-    """torch.as_tensor([0., 0.]) would be float32 (torch's default); both twins take NumPy's rule."""
+    """torch.as_tensor([0., 0.]) would be float32 (torch's default); both twins take NumPy's
+    rule."""
     assert to_numpy(tgd.gradient_descent([0.0, 0.0], 0.1, 1)[0]).dtype == np.float64
     assert sgd.gradient_descent([0.0, 0.0], 0.1, 1)[0].dtype == np.float64
 
@@ -185,25 +204,34 @@ def test_overflow_raises_with_the_history_attached(gd, lr):
             run(gd, [0.0, 0.0], lr, 100_000)
     losses = to_numpy(info.value.loss_history)
     assert not np.isfinite(losses[-1]) and np.all(np.isfinite(losses[:-1]))
-    assert len(to_numpy(info.value.param_history)) == len(losses) < 100_001  # stopped at the overflow
+    # stopped at the overflow
+    assert len(to_numpy(info.value.param_history)) == len(losses) < 100_001
 
 
 @TWINS
 def test_an_overflow_says_so_in_words_only(gd):
-    """NumPy's own 'overflow encountered' warnings are kept in: the DivergenceError says it, with the fix."""
+    """NumPy's own 'overflow encountered' warnings are kept in: the DivergenceError says it, with
+    the fix."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        with pytest.raises(sgd.DivergenceError, match=r"try a smaller learning_rate \(on the bowl it must be < 1\)"):
+        with pytest.raises(
+            sgd.DivergenceError, match=r"try a smaller learning_rate \(on the bowl it must be < 1\)"
+        ):
             run(gd, [0.0, 0.0], 50.0, 100_000)
-    assert [type(w.message) for w in caught] == [sgd.DivergenceWarning]  # the lr >= 1 warning, and nothing else
+    # the lr >= 1 warning, and nothing else
+    assert [type(w.message) for w in caught] == [sgd.DivergenceWarning]
 
 
 @TWINS
 def test_a_learning_rate_that_cannot_converge_warns_once_where_it_was_called(gd):
-    """lr = 1.5 on the bowl: warned at the start; the rising loss at the end is the same news, not said twice.
-    The warning points at the caller's line (stacklevel), not at the library's."""
+    """lr = 1.5 on the bowl: warned at the start; the rising loss at the end is the same news, not
+    said twice. The warning points at the caller's line (stacklevel), not at the library's."""
     with pytest.warns(sgd.DivergenceWarning) as caught:
-        gd.gradient_descent(torch.tensor([0.0, 0.0], dtype=torch.float64) if gd is tgd else np.array([0.0, 0.0]), 1.5, 3)
+        gd.gradient_descent(
+            torch.tensor([0.0, 0.0], dtype=torch.float64) if gd is tgd else np.array([0.0, 0.0]),
+            1.5,
+            3,
+        )
     assert len(caught) == 1 and "cannot converge" in str(caught[0].message)
     assert caught[0].filename == __file__
 

@@ -1,5 +1,6 @@
 """The models trained on real digits: both twins learn them identically from the same weights, the
 scratch twin learns them well, and the digits suite of the benchmarks runs where scikit-learn is."""
+
 import json
 import subprocess
 import sys
@@ -10,7 +11,9 @@ import pytest
 from benchmarks import digits
 from tests.helpers import assert_close
 
-pytestmark = pytest.mark.skipif(digits.sklearn_missing() is not None, reason=str(digits.sklearn_missing()))
+pytestmark = pytest.mark.skipif(
+    digits.sklearn_missing() is not None, reason=str(digits.sklearn_missing())
+)
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +26,13 @@ def test_both_twins_take_the_same_steps_in_float64(model, data64):
     """Three dozen steps on a slice of the data: the same loss at every step to ~1e-10, and the same
     predictions on the test slice."""
     X_train, y_train, X_test, y_test = data64
-    records = digits.train_both(model, (X_train[:288], y_train[:288], X_test[:100], y_test[:100]), epochs=4,
-                                dtype=np.float64, batch_size=32)
+    records = digits.train_both(
+        model,
+        (X_train[:288], y_train[:288], X_test[:100], y_test[:100]),
+        epochs=4,
+        dtype=np.float64,
+        batch_size=32,
+    )
     s, t = records["scratch-numpy"], records["torch-cpu"]
     assert len(s["losses"]) == 36
     assert_close(np.array(s["losses"]), np.array(t["losses"]), np.float64)
@@ -34,12 +42,14 @@ def test_both_twins_take_the_same_steps_in_float64(model, data64):
 
 @pytest.mark.parametrize("model", digits.MODELS)
 def test_both_twins_take_the_same_steps_in_float32(model):
-    """float32, the same three dozen steps. Tolerance, with its reason: Adam divides each step by the
-    gradient's running size, so the twins' float32 rounding (~1e-7 relative) is not damped but
+    """float32, the same three dozen steps. Tolerance, with its reason: Adam divides each step by
+    the gradient's running size, so the twins' float32 rounding (~1e-7 relative) is not damped but
     carried forward; after 36 steps the losses agree to 1e-4 (measured: up to 1e-5), and the
     predictions on the test slice still agree everywhere."""
     X_train, y_train, X_test, y_test = digits.load(dtype=np.float32)
-    records = digits.train_both(model, (X_train[:288], y_train[:288], X_test[:100], y_test[:100]), epochs=4)
+    records = digits.train_both(
+        model, (X_train[:288], y_train[:288], X_test[:100], y_test[:100]), epochs=4
+    )
     s, t = records["scratch-numpy"], records["torch-cpu"]
     np.testing.assert_allclose(s["losses"], t["losses"], rtol=1e-4, atol=1e-4)
     np.testing.assert_array_equal(s["predictions"], t["predictions"])
@@ -57,22 +67,34 @@ def test_the_split_is_stratified_scaled_and_fixed():
     assert X_train.shape == (1347, 64) and X_test.shape == (450, 64)
     assert X_train.min() == 0.0 and X_train.max() == 1.0 and X_train.dtype == np.float32
     counts_train, counts_test = np.bincount(y_train), np.bincount(y_test)
-    np.testing.assert_allclose(counts_train / counts_train.sum(), counts_test / counts_test.sum(), atol=0.01)
+    np.testing.assert_allclose(
+        counts_train / counts_train.sum(), counts_test / counts_test.sum(), atol=0.01
+    )
     np.testing.assert_array_equal(digits.load()[0], X_train)  # the same arrays every time
-    assert digits.shaped(X_test, "ConvNet").shape == (450, 1, 8, 8) and digits.shaped(X_test, "RowGRU").shape == (450, 8, 8)
+    assert digits.shaped(X_test, "ConvNet").shape == (450, 1, 8, 8) and digits.shaped(
+        X_test, "RowGRU"
+    ).shape == (450, 8, 8)
 
 
 @pytest.mark.parametrize("model", digits.MODELS)
 def test_the_twins_state_dicts_match_key_for_key(model):
     s, t = digits.build(model, "scratch", np.float32), digits.build(model, "torch", np.float32)
-    assert [(k, v.shape) for k, v in s.state_dict().items()] == [(k, tuple(v.shape)) for k, v in t.state_dict().items()]
+    assert [(k, v.shape) for k, v in s.state_dict().items()] == [
+        (k, tuple(v.shape)) for k, v in t.state_dict().items()
+    ]
 
 
 def test_the_digits_suite_runs_end_to_end_without_matplotlib(tmp_path):
-    """--only digits, quick, with matplotlib unimportable: the table and the records, no figure, and a word."""
-    script = ("import sys\nsys.modules['matplotlib'] = None\nfrom benchmarks.__main__ import main\n"
-              f"main(['--quick', '--only', 'digits', '--device', 'cpu', '--min-run-time', '0.001', '--out', {str(tmp_path)!r}])\n")
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    """--only digits, quick, with matplotlib unimportable: the table and the records, no figure, and
+    a word."""
+    script = (
+        "import sys\nsys.modules['matplotlib'] = None\nfrom benchmarks.__main__ import main\n"
+        "main(['--quick', '--only', 'digits', '--device', 'cpu', '--min-run-time', '0.001', "
+        f"'--out', {str(tmp_path)!r}])\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     assert "matplotlib is not installed" in run.stdout
     md = (tmp_path / "report.md").read_text()
@@ -90,8 +112,6 @@ def test_row_lstm_refuses_an_unknown_cell():
         models.RowLSTM(cell="RNN")
     with pytest.raises(ValueError, match="cell must be 'LSTM' or 'GRU'"):
         __import__("torch_impl.models").models.RowLSTM(cell="RNN")
-
-
 
 
 @pytest.mark.parametrize("model", digits.MODELS)

@@ -1,11 +1,13 @@
 """scratch.nn layers against torch.nn: forward, backward (input and parameter gradients), finite
 differences, Module bookkeeping, initialisation statistics, state_dict and bad input."""
+
 import math
 
 import numpy as np
 import pytest
 import torch
-from hypothesis import assume, given, strategies as st
+from hypothesis import assume, given
+from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import scratch.nn as snn
@@ -31,7 +33,9 @@ def arrays(dtype, shape, bound=3.0):
 def pair(name, dtype, *args, **kw):
     """A scratch layer and its torch twin with the same weights (copied through state_dict)."""
     s = getattr(snn, name)(*args, **kw, **({"dtype": dtype} if name == "Linear" else {}))
-    t = getattr(torch.nn, name)(*args, **kw, **({"dtype": TORCH_DTYPE[np.dtype(dtype)]} if name == "Linear" else {}))
+    t = getattr(torch.nn, name)(
+        *args, **kw, **({"dtype": TORCH_DTYPE[np.dtype(dtype)]} if name == "Linear" else {})
+    )
     copy_weights(s, t)
     return s, t
 
@@ -52,7 +56,9 @@ def check_against_torch(s, t, x, grad_output, dtype):
 @st.composite
 def batched(draw, dtype, features, bound=3.0):
     """(features,) with no batch, or (N, features) with N >= 1, or (N, M, features)."""
-    lead = draw(st.sampled_from([(), (1,), (draw(st.integers(2, 5)),), (2, draw(st.integers(1, 3)))]))
+    lead = draw(
+        st.sampled_from([(), (1,), (draw(st.integers(2, 5)),), (2, draw(st.integers(1, 3)))])
+    )
     return draw(arrays(dtype, lead + (features,), bound))
 
 
@@ -60,7 +66,12 @@ def batched(draw, dtype, features, bound=3.0):
 
 
 @DTYPES
-@given(data=st.data(), in_features=st.integers(1, 6), out_features=st.integers(1, 6), bias=st.booleans())
+@given(
+    data=st.data(),
+    in_features=st.integers(1, 6),
+    out_features=st.integers(1, 6),
+    bias=st.booleans(),
+)
 def test_linear_matches_torch(dtype, data, in_features, out_features, bias):
     s, t = pair("Linear", dtype, in_features, out_features, bias=bias)
     x = data.draw(batched(dtype, in_features))
@@ -72,7 +83,9 @@ def test_linear_matches_torch(dtype, data, in_features, out_features, bias):
 def test_linear_backward_matches_finite_differences(data, in_features, out_features):
     s = snn.Linear(in_features, out_features, dtype=np.float64, generator=np.random.default_rng(0))
     x = data.draw(batched(np.float64, in_features))
-    check_module_finite_differences(s, x, data.draw(arrays(np.float64, x.shape[:-1] + (out_features,))))
+    check_module_finite_differences(
+        s, x, data.draw(arrays(np.float64, x.shape[:-1] + (out_features,)))
+    )
 
 
 def test_linear_gradients_accumulate_until_zero_grad():
@@ -91,8 +104,15 @@ def test_linear_gradients_accumulate_until_zero_grad():
 # --- activations
 
 
-ACTIVATIONS = [("ReLU", {}), ("Sigmoid", {}), ("Tanh", {}), ("Softmax", {"dim": -1}), ("LogSoftmax", {"dim": -1}),
-               ("Softmax", {"dim": 0}), ("LogSoftmax", {"dim": 0})]
+ACTIVATIONS = [
+    ("ReLU", {}),
+    ("Sigmoid", {}),
+    ("Tanh", {}),
+    ("Softmax", {"dim": -1}),
+    ("LogSoftmax", {"dim": -1}),
+    ("Softmax", {"dim": 0}),
+    ("LogSoftmax", {"dim": 0}),
+]
 
 
 @DTYPES
@@ -132,7 +152,8 @@ def test_huge_inputs_stay_finite(name):
     s, t = pair(name, np.float64, **kw)
     with np.errstate(over="raise", invalid="raise", divide="raise"):  # underflow to 0 is fine
         out = s(x)
-    assert np.all(np.isfinite(out))  # log-softmax too: these rows give 0, -1e4, -2e4 and -log 2, -log 2, -1600 - log 2
+    # log-softmax too: these rows give 0, -1e4, -2e4 and -log 2, -log 2, -1600 - log 2
+    assert np.all(np.isfinite(out))
     assert_close(out, t(torch.from_numpy(x)))
 
 
@@ -143,7 +164,7 @@ def test_huge_inputs_stay_finite(name):
 @given(data=st.data(), sizes=st.lists(st.integers(1, 5), min_size=2, max_size=4))
 def test_sequential_matches_torch(dtype, data, sizes):
     layers_s, layers_t = [], []
-    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
+    for a, b in zip(sizes, sizes[1:]):
         ls, lt = pair("Linear", dtype, a, b)
         layers_s += [ls, snn.Tanh()]
         layers_t += [lt, torch.nn.Tanh()]
@@ -155,16 +176,22 @@ def test_sequential_matches_torch(dtype, data, sizes):
 
 def test_named_parameters_and_state_dict_follow_torch():
     s = snn.Sequential(snn.Linear(3, 4), snn.ReLU(), snn.Linear(4, 2, bias=False))
-    t = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2, bias=False))
+    t = torch.nn.Sequential(
+        torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2, bias=False)
+    )
     assert [n for n, _ in s.named_parameters()] == [n for n, _ in t.named_parameters()]
-    assert {k: v.shape for k, v in s.state_dict().items()} == {k: tuple(v.shape) for k, v in t.state_dict().items()}
+    assert {k: v.shape for k, v in s.state_dict().items()} == {
+        k: tuple(v.shape) for k, v in t.state_dict().items()
+    }
     assert len(list(s.parameters())) == 3
     assert s.training and not s.eval().training and not s[0].training and s.train().training
 
 
 def test_forward_accepts_input_by_keyword():
     s = snn.Linear(2, 1)
-    np.testing.assert_array_equal(s(input=np.ones((1, 2), np.float32)), s(np.ones((1, 2), np.float32)))
+    np.testing.assert_array_equal(
+        s(input=np.ones((1, 2), np.float32)), s(np.ones((1, 2), np.float32))
+    )
 
 
 # --- state_dict: both ways, checked, atomic
@@ -181,7 +208,8 @@ def test_load_state_dict_from_torch_tensors_and_back():
 
 
 def test_load_state_dict_takes_parameters_that_require_grad():
-    """torch's named_parameters() hold tensors that require grad (NumPy cannot read them as they are)."""
+    """torch's named_parameters() hold tensors that require grad (NumPy cannot read them as they
+    are)."""
     t = torch.nn.Linear(4, 3)
     s = snn.Linear(4, 3)
     s.load_state_dict(dict(t.named_parameters()))
@@ -192,7 +220,8 @@ BAD_STATE = [
     (lambda d: d.pop("bias"), KeyError, "missing keys \\['bias'\\]"),
     (lambda d: d.update(extra=np.zeros(1)), KeyError, "unexpected keys \\['extra'\\]"),
     (lambda d: d.update(bias=np.zeros(4)), ValueError, "size mismatch for bias"),
-    (lambda d: d.update(weight=np.zeros((4, 3))), ValueError, "size mismatch for weight"),  # the transpose
+    # the transpose
+    (lambda d: d.update(weight=np.zeros((4, 3))), ValueError, "size mismatch for weight"),
     (lambda d: d.update(bias=np.array(["a", "b", "c"])), TypeError, "real numbers"),
     (lambda d: d.update(bias=np.array([object()] * 3)), TypeError, "real numbers"),
 ]
@@ -202,7 +231,8 @@ BAD_STATE = [
 def test_load_state_dict_rejects_bad_input_and_changes_nothing(corrupt, error, match):
     s = snn.Linear(4, 3)
     before = s.state_dict()
-    bad = {"weight": np.ones((3, 4)), "bias": np.ones(3)}  # the good weight would load first, if not checked
+    # the good weight would load first, if not checked
+    bad = {"weight": np.ones((3, 4)), "bias": np.ones(3)}
     corrupt(bad)
     with pytest.raises(error, match=match):
         s.load_state_dict(bad)
@@ -222,15 +252,25 @@ def ks_statistic_uniform(samples, low, high):
 
 @pytest.mark.parametrize("in_features", [3, 50, 400])
 def test_linear_init_follows_torchs_uniform_bounds(in_features):
-    """Weights and biases ~ U(-1/sqrt(in), 1/sqrt(in)), torch's default (kaiming_uniform_, a=sqrt(5)).
+    """Weights and biases ~ U(-1/sqrt(in), 1/sqrt(in)), torch's default (kaiming_uniform_,
+    a=sqrt(5)).
 
     One-sample KS test with a fixed seed: the critical value 1.95 / sqrt(n) has a false-alarm rate
     of 0.1% under the null; with the seed fixed, the outcome is the same on every run.
     """
     bound = 1 / math.sqrt(in_features)
     s = snn.Linear(in_features, 64, dtype=np.float64, generator=np.random.default_rng(12345))
-    for samples in (s.weight.data.ravel(), np.concatenate([snn.Linear(in_features, 64, dtype=np.float64,
-                    generator=np.random.default_rng(i)).bias.data for i in range(40)])):
+    for samples in (
+        s.weight.data.ravel(),
+        np.concatenate(
+            [
+                snn.Linear(
+                    in_features, 64, dtype=np.float64, generator=np.random.default_rng(i)
+                ).bias.data
+                for i in range(40)
+            ]
+        ),
+    ):
         assert samples.min() >= -bound and samples.max() <= bound
         assert ks_statistic_uniform(samples, -bound, bound) < 1.95 / math.sqrt(len(samples))
     # torch's own draw passes the same test against the same bounds: they are torch's
@@ -256,8 +296,17 @@ def test_linear_rejects_a_wrong_feature_count_and_dtype():
         s(np.ones((4, 3), np.float64))
 
 
-@pytest.mark.parametrize("name, kw", [("Linear", dict(in_features=3, out_features=2)), ("ReLU", {}), ("Sigmoid", {}),
-                                      ("Tanh", {}), ("Softmax", {"dim": 1}), ("LogSoftmax", {"dim": 1})])
+@pytest.mark.parametrize(
+    "name, kw",
+    [
+        ("Linear", dict(in_features=3, out_features=2)),
+        ("ReLU", {}),
+        ("Sigmoid", {}),
+        ("Tanh", {}),
+        ("Softmax", {"dim": 1}),
+        ("LogSoftmax", {"dim": 1}),
+    ],
+)
 def test_backward_before_forward_and_misshaped_gradients_are_refused(name, kw):
     s = getattr(snn, name)(**kw)
     with pytest.raises(RuntimeError, match="before forward"):
@@ -267,10 +316,15 @@ def test_backward_before_forward_and_misshaped_gradients_are_refused(name, kw):
         s.backward(np.ones(out.shape[:-1] + (out.shape[-1] + 1,), np.float32))
 
 
-@pytest.mark.parametrize("bad, error, match", [(0, ValueError, "in_features must be >= 1"),
-                                               (-1, ValueError, "in_features must be >= 1"),
-                                               (2.5, TypeError, "in_features must be an integer"),
-                                               (True, TypeError, "in_features must be an integer")])
+@pytest.mark.parametrize(
+    "bad, error, match",
+    [
+        (0, ValueError, "in_features must be >= 1"),
+        (-1, ValueError, "in_features must be >= 1"),
+        (2.5, TypeError, "in_features must be an integer"),
+        (True, TypeError, "in_features must be an integer"),
+    ],
+)
 def test_linear_sizes_must_be_positive_integers(bad, error, match):
     with pytest.raises(error, match=match):  # torch: TypeError for a non-integer size
         snn.Linear(bad, 2)
@@ -297,20 +351,33 @@ def test_unsupported_torch_options_say_so():
 
 def test_init_refuses_what_torch_refuses():
     w, t = np.zeros((3, 2)), torch.zeros(3, 2)
-    for init in (snn.init.kaiming_uniform_, torch.nn.init.kaiming_uniform_):  # a typo'd mode used fan_out silently
-        with pytest.raises(ValueError, match=r"Mode fan_avg not supported, please use one of \['fan_in', 'fan_out'\]"):
+    # a typo'd mode used fan_out silently
+    for init in (snn.init.kaiming_uniform_, torch.nn.init.kaiming_uniform_):
+        with pytest.raises(
+            ValueError,
+            match=r"Mode fan_avg not supported, please use one of \['fan_in', 'fan_out'\]",
+        ):
             init(w if init is snn.init.kaiming_uniform_ else t, mode="fan_avg")
-    with pytest.raises(ValueError, match="a=1.0 > b=0.0"):  # NumPy's uniform would draw from (0, 1] silently
+    # NumPy's uniform would draw from (0, 1] silently
+    with pytest.raises(ValueError, match="a=1.0 > b=0.0"):
         snn.init.uniform_(w, 1.0, 0.0)
-    with pytest.raises(RuntimeError, match="from=1 > to=0"):  # torch refuses it too (a RuntimeError there)
+    # torch refuses it too (a RuntimeError there)
+    with pytest.raises(RuntimeError, match="from=1 > to=0"):
         torch.nn.init.uniform_(t, 1.0, 0.0)
     assert not w.any()
 
 
-@pytest.mark.parametrize("build, shape, bias", [
-    (lambda: snn.Linear(3, 2), (4096, 3), "bias"),
-    (lambda: snn.Conv2d(1, 2, 1), (24, 1, 3, 3), "bias"),  # 216 positions: the thorough run's case
-])
+@pytest.mark.parametrize(
+    "build, shape, bias",
+    [
+        (lambda: snn.Linear(3, 2), (4096, 3), "bias"),
+        (
+            lambda: snn.Conv2d(1, 2, 1),
+            (24, 1, 3, 3),
+            "bias",
+        ),  # 216 positions: the thorough run's case
+    ],
+)
 def test_bias_gradients_sum_the_batch_as_accurately_as_torch(build, shape, bias):
     """A bias gradient sums g over every sample (and position). Summed down the rows of a C-ordered
     array, NumPy adds one row at a time (4.3e-5 relative for 4096 equal float32 values); summed
@@ -321,4 +388,6 @@ def test_bias_gradients_sum_the_batch_as_accurately_as_torch(build, shape, bias)
     m.backward(np.full(out.shape, v, np.float32), input_grad=False)
     n = out.size // dict(m.named_parameters())[bias].shape[0]
     exact = n * np.float64(v)
-    np.testing.assert_allclose(dict(m.named_parameters())[bias].grad, exact, rtol=sum_rtol(n, np.float32))
+    np.testing.assert_allclose(
+        dict(m.named_parameters())[bias].grad, exact, rtol=sum_rtol(n, np.float32)
+    )

@@ -1,18 +1,24 @@
 """BatchNorm1d/2d/3d and LayerNorm against torch: forward, every gradient, running statistics over
 many steps, train and eval, every option; finite differences; hard inputs; whole training runs;
 buffers in the state dict; bad input that changes nothing."""
+
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import scratch.nn as snn
 import scratch.nn.functional as F
-import scratch.optim
-import scratch.two_layer as s2
-import torch_impl.two_layer as t2
-from tests.helpers import TORCH_DTYPE, assert_close, check_module_finite_differences, copy_weights, to_numpy, train_twins
+from tests.helpers import (
+    TORCH_DTYPE,
+    assert_close,
+    check_module_finite_differences,
+    copy_weights,
+    to_numpy,
+    train_twins,
+)
 
 DTYPES = pytest.mark.parametrize("dtype", [np.float64, np.float32])
 BATCH_NORMS = {1: "BatchNorm1d", 2: "BatchNorm2d", 3: "BatchNorm3d"}
@@ -24,13 +30,21 @@ def values(dtype, low=-3.0, high=3.0):
 
 @st.composite
 def batch_norm_case(draw, dtype):
-    """A BatchNorm class, its options, and an input shape it takes: 1d with and without length, 2d, 3d."""
+    """A BatchNorm class, its options, and an input shape it takes: 1d with and without length, 2d,
+    3d."""
     spatial_dims = draw(st.sampled_from([0, 1, 2, 3]), label="spatial dims")
     name = BATCH_NORMS[max(spatial_dims, 1)]
     C = draw(st.integers(1, 4), label="channels")
-    shape = (draw(st.integers(2, 4), label="N"), C) + tuple(draw(st.integers(1, 3)) for _ in range(spatial_dims))
-    options = dict(eps=draw(st.sampled_from([1e-5, 1e-3, 0.1])), momentum=draw(st.sampled_from([0.1, 0.5, 1.0, None])),
-                   affine=draw(st.booleans()), track_running_stats=draw(st.booleans()), bias=draw(st.booleans()))
+    shape = (draw(st.integers(2, 4), label="N"), C) + tuple(
+        draw(st.integers(1, 3)) for _ in range(spatial_dims)
+    )
+    options = dict(
+        eps=draw(st.sampled_from([1e-5, 1e-3, 0.1])),
+        momentum=draw(st.sampled_from([0.1, 0.5, 1.0, None])),
+        affine=draw(st.booleans()),
+        track_running_stats=draw(st.booleans()),
+        bias=draw(st.booleans()),
+    )
     return name, C, shape, options
 
 
@@ -51,7 +65,7 @@ def batch_norm_twins(name, C, options, dtype, seed=0):
 # an exact 0 in the other, measured). So, from the case's own data, with 4 ulps of margin:
 # - outputs: kappa ulps (times the weight, here at most 2);
 # - the input's gradient: the backward subtracts x_hat * mean(g_hat x_hat), |x_hat| <= sqrt(m - 1)
-#   for m values averaged, and divides by sqrt(var + eps) again: kappa ulps times m, |g| and 1 / std;
+# for m values averaged, and divides by sqrt(var + eps) again: kappa ulps times m, |g| and 1 / std;
 # - parameter gradients: sums over m values of g times an x_hat carrying the outputs' error, and the
 #   plain rounding of a sum of m products (each twin adds in its own order): m times either.
 # Random float32 inputs are drawn well conditioned (a ramp added along the averaged axes keeps every
@@ -65,7 +79,8 @@ def float32_scale(dtype, x, axes, eps, running_var=None, g=None):
     if running_var is not None:
         var = min(var, float(np.min(running_var)))
     inv_std = 1 / np.sqrt(var + eps)
-    ulps = 4 * np.finfo(np.float32).eps * max(np.max(np.abs(x)), 1.0) * inv_std / 1e-5  # kappa ulps, in atols
+    # kappa ulps, in atols
+    ulps = 4 * np.finfo(np.float32).eps * max(np.max(np.abs(x)), 1.0) * inv_std / 1e-5
     m = x.size / np.prod([x.shape[a] for a in range(x.ndim) if a not in axes])
     g_max = 1.0 if g is None else max(1.0, 2 * np.max(np.abs(g)))
     out = max(1.0, 2 * ulps)
@@ -143,8 +158,12 @@ def test_momentum_none_is_the_plain_mean_of_the_batch_statistics():
     batches = [rng.standard_normal((5, 2)) + i for i in range(7)]
     for x in batches:
         s(x)
-    np.testing.assert_allclose(s.running_mean, np.mean([x.mean(axis=0) for x in batches], axis=0), rtol=1e-12)
-    np.testing.assert_allclose(s.running_var, np.mean([x.var(axis=0, ddof=1) for x in batches], axis=0), rtol=1e-12)
+    np.testing.assert_allclose(
+        s.running_mean, np.mean([x.mean(axis=0) for x in batches], axis=0), rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        s.running_var, np.mean([x.var(axis=0, ddof=1) for x in batches], axis=0), rtol=1e-12
+    )
 
 
 @st.composite
@@ -152,7 +171,11 @@ def layer_norm_case(draw, dtype):
     k = draw(st.integers(1, 3), label="normalised dims")
     normalized_shape = tuple(draw(st.integers(1, 4)) for _ in range(k))
     lead = tuple(draw(st.integers(1, 3)) for _ in range(draw(st.integers(0, 2))))
-    options = dict(eps=draw(st.sampled_from([1e-5, 1e-2])), elementwise_affine=draw(st.booleans()), bias=draw(st.booleans()))
+    options = dict(
+        eps=draw(st.sampled_from([1e-5, 1e-2])),
+        elementwise_affine=draw(st.booleans()),
+        bias=draw(st.booleans()),
+    )
     return normalized_shape, lead + normalized_shape, options
 
 
@@ -164,13 +187,22 @@ def test_layer_norm_matches_torch(dtype, data):
     rng = np.random.default_rng(0)
     for p in s.parameters():
         p.data[...] = rng.uniform(0.5, 2.0, p.shape)
-    t = copy_weights(s, torch.nn.LayerNorm(normalized_shape, **options, dtype=TORCH_DTYPE[np.dtype(dtype)]))
+    t = copy_weights(
+        s, torch.nn.LayerNorm(normalized_shape, **options, dtype=TORCH_DTYPE[np.dtype(dtype)])
+    )
     x = data.draw(hnp.arrays(dtype, shape, elements=values(dtype)), label="x")
     k = len(normalized_shape)
     if dtype == np.float32:
         x = conditioned(x, tuple(range(x.ndim - k, x.ndim)))
     g = data.draw(hnp.arrays(dtype, shape, elements=values(dtype, -1, 1)), label="grad_output")
-    step_both(s, t, x, g, dtype, float32_scale(dtype, x, tuple(range(x.ndim - k, x.ndim)), options["eps"], g=g))
+    step_both(
+        s,
+        t,
+        x,
+        g,
+        dtype,
+        float32_scale(dtype, x, tuple(range(x.ndim - k, x.ndim)), options["eps"], g=g),
+    )
 
 
 @DTYPES
@@ -186,15 +218,31 @@ def test_the_functional_forms_match_torch(dtype, data):
     rm, rv = mean.copy(), var.copy()
     trm, trv = torch.from_numpy(mean.copy()), torch.from_numpy(var.copy())
     out = F.batch_norm(x, rm, rv, w, b, training=training, momentum=0.3, eps=options["eps"])
-    expected = torch.nn.functional.batch_norm(torch.from_numpy(x), trm, trv, torch.from_numpy(w), torch.from_numpy(b),
-                                              training=training, momentum=0.3, eps=options["eps"])
+    expected = torch.nn.functional.batch_norm(
+        torch.from_numpy(x),
+        trm,
+        trv,
+        torch.from_numpy(w),
+        torch.from_numpy(b),
+        training=training,
+        momentum=0.3,
+        eps=options["eps"],
+    )
     axes = (0,) + tuple(range(2, x.ndim))
-    assert_close(out, expected, dtype, scale=float32_scale(dtype, x, axes, options["eps"], None if training else var)[0])
+    assert_close(
+        out,
+        expected,
+        dtype,
+        scale=float32_scale(dtype, x, axes, options["eps"], None if training else var)[0],
+    )
     assert_close(rm, trm, dtype), assert_close(rv, trv, dtype)
     shape_ln = shape[-1:]
-    assert_close(F.layer_norm(x, shape_ln, eps=options["eps"]),
-                 torch.nn.functional.layer_norm(torch.from_numpy(x), shape_ln, eps=options["eps"]), dtype,
-                 scale=float32_scale(dtype, x, (x.ndim - 1,), options["eps"])[0])
+    assert_close(
+        F.layer_norm(x, shape_ln, eps=options["eps"]),
+        torch.nn.functional.layer_norm(torch.from_numpy(x), shape_ln, eps=options["eps"]),
+        dtype,
+        scale=float32_scale(dtype, x, (x.ndim - 1,), options["eps"])[0],
+    )
 
 
 # --- finite differences
@@ -204,16 +252,23 @@ def test_the_functional_forms_match_torch(dtype, data):
 @given(data=st.data())
 def test_batch_norm_backward_matches_finite_differences(training, data):
     name, C, shape, options = data.draw(batch_norm_case(np.float64))
-    s = getattr(snn, name)(C, **{**options, "momentum": 0.0}, dtype=np.float64)  # momentum 0: forward never moves the stats
+    # momentum 0: forward never moves the stats
+    s = getattr(snn, name)(C, **{**options, "momentum": 0.0}, dtype=np.float64)
     for p in s.parameters():
         p.data[...] = np.linspace(0.5, 2, p.data.size).reshape(p.shape)
     if s.track_running_stats:
         s.running_mean[...], s.running_var[...] = np.linspace(-1, 1, C), np.linspace(0.5, 2, C)
     s.train(training)
-    # spread out: near a constant channel the normalisation bends at the scale of sqrt(eps), and a central
-    # difference with h = 1e-6 then measures that bend (its truncation error reaches ~1e-7), not the slope
-    x = conditioned(data.draw(hnp.arrays(np.float64, shape, elements=values(np.float64))), (0,) + tuple(range(2, len(shape))))
-    check_module_finite_differences(s, x, data.draw(hnp.arrays(np.float64, shape, elements=values(np.float64, -1, 1))))
+    # spread out: near a constant channel the normalisation bends at the scale of sqrt(eps), and a
+    # central difference with h = 1e-6 then measures that bend (its truncation error reaches ~1e-7),
+    # not the slope
+    x = conditioned(
+        data.draw(hnp.arrays(np.float64, shape, elements=values(np.float64))),
+        (0,) + tuple(range(2, len(shape))),
+    )
+    check_module_finite_differences(
+        s, x, data.draw(hnp.arrays(np.float64, shape, elements=values(np.float64, -1, 1)))
+    )
 
 
 @given(data=st.data())
@@ -223,8 +278,13 @@ def test_layer_norm_backward_matches_finite_differences(data):
     for p in s.parameters():
         p.data[...] = np.linspace(0.5, 2, p.data.size).reshape(p.shape)
     k = len(normalized_shape)  # spread out, as for batch norm above
-    x = conditioned(data.draw(hnp.arrays(np.float64, shape, elements=values(np.float64))), tuple(range(len(shape) - k, len(shape))))
-    check_module_finite_differences(s, x, data.draw(hnp.arrays(np.float64, shape, elements=values(np.float64, -1, 1))))
+    x = conditioned(
+        data.draw(hnp.arrays(np.float64, shape, elements=values(np.float64))),
+        tuple(range(len(shape) - k, len(shape))),
+    )
+    check_module_finite_differences(
+        s, x, data.draw(hnp.arrays(np.float64, shape, elements=values(np.float64, -1, 1)))
+    )
 
 
 # --- hard inputs
@@ -253,11 +313,16 @@ def test_a_huge_offset_does_not_drown_the_signal(name):
         x = x.T.copy()  # (3, 8): each sample's 8 features share the offset
     s = getattr(snn, name)(x.shape[1], dtype=np.float64)
     t = copy_weights(s, getattr(torch.nn, name)(x.shape[1], dtype=torch.float64))
-    # atol 1e-8, with its reason: x itself is rounded at 1e6 (1.2e-10 absolute), an error the centring keeps
-    # and the division by std ~1 does not shrink; 1e-8 is still 1e8 times smaller than the signal kept
+    # atol 1e-8, with its reason: x itself is rounded at 1e6 (1.2e-10 absolute), an error the
+    # centring keeps and the division by std ~1 does not shrink; 1e-8 is still 1e8 times smaller
+    # than the signal kept
     assert_close(s(x), t(torch.from_numpy(x)), np.float64, scale=100)
     axis = 0 if name == "BatchNorm1d" else 1
-    np.testing.assert_allclose(s(x), (x - x.mean(axis, keepdims=True)) / np.sqrt(x.var(axis, keepdims=True) + 1e-5), atol=1e-8)
+    np.testing.assert_allclose(
+        s(x),
+        (x - x.mean(axis, keepdims=True)) / np.sqrt(x.var(axis, keepdims=True) + 1e-5),
+        atol=1e-8,
+    )
 
 
 def test_a_batch_of_two_is_enough_to_train_and_has_a_closed_form():
@@ -269,7 +334,9 @@ def test_a_batch_of_two_is_enough_to_train_and_has_a_closed_form():
     assert_same_buffers(s, t, np.float64)
     d = (x[0] - x[1]) / 2
     np.testing.assert_allclose(s(x), np.stack([d, -d]) / np.sqrt(d * d + 1e-5), rtol=1e-12)
-    np.testing.assert_allclose(s.running_var, 0.9 * 0.9 * 1 + 0.9 * 0.1 * 2 * d * d + 0.1 * 2 * d * d, rtol=1e-12)
+    np.testing.assert_allclose(
+        s.running_var, 0.9 * 0.9 * 1 + 0.9 * 0.1 * 2 * d * d + 0.1 * 2 * d * d, rtol=1e-12
+    )
 
 
 # --- whole training runs
@@ -278,16 +345,18 @@ def test_a_batch_of_two_is_enough_to_train_and_has_a_closed_form():
 def mlp(package, dtype, norm):
     """Linear -> norm -> ReLU -> Linear, from either package.
 
-    No bias before BatchNorm, as is usual: BatchNorm subtracts each channel's mean, so such a bias has
-    no effect and its gradient is 0 (test below). Its computed gradient is rounding noise (~1e-18),
-    different in each twin, and Adam, which divides by the gradient's own size, turns that noise into
-    full steps: the bias (and the running mean that includes it) would drift apart at 1e-10 while
-    every loss and output still agrees to 1e-16.
+    No bias before BatchNorm, as is usual: BatchNorm subtracts each channel's mean, so such a bias
+    has no effect and its gradient is 0 (test below). Its computed gradient is rounding noise
+    (~1e-18), different in each twin, and Adam, which divides by the gradient's own size, turns that
+    noise into full steps: the bias (and the running mean that includes it) would drift apart at
+    1e-10 while every loss and output still agrees to 1e-16.
     """
     nn = snn if package == "scratch" else torch.nn
     kw = {"dtype": dtype if package == "scratch" else TORCH_DTYPE[np.dtype(dtype)]}
     layer = nn.BatchNorm1d(8, **kw) if norm == "batch" else nn.LayerNorm(8, **kw)
-    return nn.Sequential(nn.Linear(4, 8, bias=norm != "batch", **kw), layer, nn.ReLU(), nn.Linear(8, 3, **kw))
+    return nn.Sequential(
+        nn.Linear(4, 8, bias=norm != "batch", **kw), layer, nn.ReLU(), nn.Linear(8, 3, **kw)
+    )
 
 
 @pytest.mark.parametrize("norm", ["batch", "layer"])
@@ -309,13 +378,17 @@ def test_a_network_with_normalisation_trains_identically_for_120_steps(norm, opt
     assert_close(s(X), t(torch.from_numpy(X)))
 
 
-@given(x=hnp.arrays(np.float64, (6, 3), elements=values(np.float64)), g=hnp.arrays(np.float64, (6, 3), elements=values(np.float64)))
+@given(
+    x=hnp.arrays(np.float64, (6, 3), elements=values(np.float64)),
+    g=hnp.arrays(np.float64, (6, 3), elements=values(np.float64)),
+)
 def test_batch_norms_input_gradient_sums_to_zero_per_channel_in_training(x, g):
-    """A closed form: shifting a channel by c leaves a training batch norm's output unchanged, so the
-    gradient summed over the batch (the gradient a bias before it would get) is 0."""
+    """A closed form: shifting a channel by c leaves a training batch norm's output unchanged, so
+    the gradient summed over the batch (the gradient a bias before it would get) is 0."""
     s = snn.BatchNorm1d(3, dtype=np.float64)
     s(x)
-    # each term is at most |g| / sqrt(var + eps); their sum cancels to rounding: 1e-13 of the terms' total
+    # each term is at most |g| / sqrt(var + eps); their sum cancels to rounding: 1e-13 of the terms'
+    # total
     terms = np.abs(g).sum(axis=0) / np.sqrt(x.var(axis=0) + 1e-5)
     np.testing.assert_allclose(s.backward(g).sum(axis=0), 0, atol=1e-13 * terms.max() + 1e-300)
 
@@ -327,15 +400,21 @@ def test_weights_and_buffers_copy_both_ways():
     s.load_state_dict(t.state_dict())
     assert_same_buffers(s, t, np.float32)
     assert s.num_batches_tracked.dtype == np.int64 and s.num_batches_tracked.shape == ()
-    assert list(s.state_dict()) == list(t.state_dict()) == [
-        "weight", "bias", "running_mean", "running_var", "num_batches_tracked"]
+    assert (
+        list(s.state_dict())
+        == list(t.state_dict())
+        == ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"]
+    )
     fresh = torch.nn.BatchNorm2d(3)
     copy_weights(s, fresh)
     assert int(fresh.num_batches_tracked) == 1
 
 
 def test_untracked_statistics_are_absent_from_the_state_dict():
-    s, t = snn.BatchNorm1d(3, track_running_stats=False, affine=False), torch.nn.BatchNorm1d(3, track_running_stats=False, affine=False)
+    s, t = (
+        snn.BatchNorm1d(3, track_running_stats=False, affine=False),
+        torch.nn.BatchNorm1d(3, track_running_stats=False, affine=False),
+    )
     assert list(s.state_dict()) == list(t.state_dict()) == []
     s.eval()  # no running statistics: eval uses the batch's, as torch does
     x = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
@@ -355,18 +434,66 @@ def test_buffers_move_to_the_device_and_back():
 # --- bad input changes nothing
 
 
-@pytest.mark.parametrize("build, x, error, match", [
-    (lambda: snn.BatchNorm2d(3), np.ones((2, 3, 4), np.float32), ValueError, r"BatchNorm2d: expected 4D input \(got 3D input\)"),
-    (lambda: snn.BatchNorm1d(3), np.ones((2, 3, 4, 5), np.float32), ValueError, r"expected 2D or 3D input \(got 4D input\)"),
-    (lambda: snn.BatchNorm3d(3), np.ones((2, 3, 4, 5), np.float32), ValueError, r"expected 5D input \(got 4D input\)"),
-    (lambda: snn.BatchNorm1d(3), np.ones((4, 5), np.float32), ValueError, r"expected input with 3 channels"),
-    (lambda: snn.BatchNorm1d(3), np.ones((1, 3), np.float32), ValueError, r"Expected more than 1 value per channel when training"),
-    (lambda: snn.BatchNorm2d(3), np.ones((1, 3, 1, 1), np.float32), ValueError, r"more than 1 value per channel"),
-    (lambda: snn.BatchNorm1d(3), np.ones((4, 3)), TypeError, r"pass input\.astype\(np\.float32\), or build it with dtype=np\.float64"),
-    (lambda: snn.BatchNorm1d(3), torch.ones(4, 3), TypeError, r"got a torch\.Tensor for input"),
-    (lambda: snn.LayerNorm((4, 5)), np.ones((2, 5, 4), np.float32), ValueError, r"LayerNorm expected input of shape \(\*, 4, 5\)"),
-    (lambda: snn.LayerNorm(4), np.ones(3, np.float32), ValueError, r"expected input of shape \(\*, 4\), got \(3,\)"),
-])
+@pytest.mark.parametrize(
+    "build, x, error, match",
+    [
+        (
+            lambda: snn.BatchNorm2d(3),
+            np.ones((2, 3, 4), np.float32),
+            ValueError,
+            r"BatchNorm2d: expected 4D input \(got 3D input\)",
+        ),
+        (
+            lambda: snn.BatchNorm1d(3),
+            np.ones((2, 3, 4, 5), np.float32),
+            ValueError,
+            r"expected 2D or 3D input \(got 4D input\)",
+        ),
+        (
+            lambda: snn.BatchNorm3d(3),
+            np.ones((2, 3, 4, 5), np.float32),
+            ValueError,
+            r"expected 5D input \(got 4D input\)",
+        ),
+        (
+            lambda: snn.BatchNorm1d(3),
+            np.ones((4, 5), np.float32),
+            ValueError,
+            r"expected input with 3 channels",
+        ),
+        (
+            lambda: snn.BatchNorm1d(3),
+            np.ones((1, 3), np.float32),
+            ValueError,
+            r"Expected more than 1 value per channel when training",
+        ),
+        (
+            lambda: snn.BatchNorm2d(3),
+            np.ones((1, 3, 1, 1), np.float32),
+            ValueError,
+            r"more than 1 value per channel",
+        ),
+        (
+            lambda: snn.BatchNorm1d(3),
+            np.ones((4, 3)),
+            TypeError,
+            r"pass input\.astype\(np\.float32\), or build it with dtype=np\.float64",
+        ),
+        (lambda: snn.BatchNorm1d(3), torch.ones(4, 3), TypeError, r"got a torch\.Tensor for input"),
+        (
+            lambda: snn.LayerNorm((4, 5)),
+            np.ones((2, 5, 4), np.float32),
+            ValueError,
+            r"LayerNorm expected input of shape \(\*, 4, 5\)",
+        ),
+        (
+            lambda: snn.LayerNorm(4),
+            np.ones(3, np.float32),
+            ValueError,
+            r"expected input of shape \(\*, 4\), got \(3,\)",
+        ),
+    ],
+)
 def test_bad_input_is_refused_and_changes_nothing(build, x, error, match):
     s = build()
     before = s.state_dict()
@@ -386,19 +513,46 @@ def test_torch_refuses_the_same_inputs():
         torch.nn.LayerNorm((4, 5))(torch.ones(2, 5, 4))
 
 
-@pytest.mark.parametrize("call, error, match", [
-    (lambda: snn.BatchNorm1d(0), ValueError, "num_features must be >= 1"),
-    (lambda: snn.BatchNorm1d(3, eps=0), ValueError, "eps must be > 0"),
-    (lambda: snn.BatchNorm1d(3, momentum=1.5), ValueError, "momentum must be <= 1"),
-    (lambda: snn.LayerNorm(()), ValueError, "at least one dimension"),
-    (lambda: snn.LayerNorm((3, 0)), ValueError, "normalized_shape must be >= 1"),
-    (lambda: F.layer_norm(np.ones((2, 3)), (4,)), ValueError, r"Given normalized_shape=\[4\], expected input with shape \[\*, 4\]"),
-    (lambda: F.batch_norm(np.ones(3), None, None, training=True), ValueError, r"expects input of shape \(N, C, \*\)"),
-    (lambda: F.batch_norm(np.ones((4, 3)), np.zeros(2), np.ones(2)), ValueError, r"running_mean must have shape \(3,\)"),
-    (lambda: F.batch_norm(np.ones((4, 3)), np.zeros(3), None), ValueError, "both running_mean and running_var"),
-    (lambda: F.batch_norm(np.ones((4, 3)), None, None, np.ones(4), training=True), ValueError, r"weight must have shape \(3,\)"),
-    (lambda: F.layer_norm(np.ones((2, 3)), (3,), np.ones(4)), ValueError, r"weight must have normalized_shape \(3,\)"),
-])
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda: snn.BatchNorm1d(0), ValueError, "num_features must be >= 1"),
+        (lambda: snn.BatchNorm1d(3, eps=0), ValueError, "eps must be > 0"),
+        (lambda: snn.BatchNorm1d(3, momentum=1.5), ValueError, "momentum must be <= 1"),
+        (lambda: snn.LayerNorm(()), ValueError, "at least one dimension"),
+        (lambda: snn.LayerNorm((3, 0)), ValueError, "normalized_shape must be >= 1"),
+        (
+            lambda: F.layer_norm(np.ones((2, 3)), (4,)),
+            ValueError,
+            r"Given normalized_shape=\[4\], expected input with shape \[\*, 4\]",
+        ),
+        (
+            lambda: F.batch_norm(np.ones(3), None, None, training=True),
+            ValueError,
+            r"expects input of shape \(N, C, \*\)",
+        ),
+        (
+            lambda: F.batch_norm(np.ones((4, 3)), np.zeros(2), np.ones(2)),
+            ValueError,
+            r"running_mean must have shape \(3,\)",
+        ),
+        (
+            lambda: F.batch_norm(np.ones((4, 3)), np.zeros(3), None),
+            ValueError,
+            "both running_mean and running_var",
+        ),
+        (
+            lambda: F.batch_norm(np.ones((4, 3)), None, None, np.ones(4), training=True),
+            ValueError,
+            r"weight must have shape \(3,\)",
+        ),
+        (
+            lambda: F.layer_norm(np.ones((2, 3)), (3,), np.ones(4)),
+            ValueError,
+            r"weight must have normalized_shape \(3,\)",
+        ),
+    ],
+)
 def test_bad_arguments_are_refused(call, error, match):
     with pytest.raises(error, match=match):
         call()

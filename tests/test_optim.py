@@ -6,10 +6,12 @@ quadratic, the Rosenbrock valley, and a least-squares fit with two parameters (w
 in two param groups. With maximize=True both sides get the gradient of -f, so the run still
 descends f and stays finite while going through the maximize code path.
 """
+
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import scratch.optim
@@ -28,7 +30,8 @@ class Quadratic:
     def __init__(self, M, b, x0):
         n = len(b)
         self.A, self.b, self.start = M @ M.T / n + np.eye(n), b, [x0]
-        self.L = np.linalg.eigvalsh(self.A).max()  # the largest curvature: stable SGD needs lr < 2 / L
+        # the largest curvature: stable SGD needs lr < 2 / L
+        self.L = np.linalg.eigvalsh(self.A).max()
 
     def numpy_grads(self, x):
         return [self.A @ x - self.b]  # grad f = A x - b
@@ -96,7 +99,9 @@ def curvature(problem):
 # --- running both optimizers side by side
 
 
-def run_both(problem, make_scratch, make_torch, maximize, steps=STEPS, groups=None, same_gradients=False):
+def run_both(
+    problem, make_scratch, make_torch, maximize, steps=STEPS, groups=None, same_gradients=False
+):
     """Run `steps` steps on both sides; assert equal parameters after every step.
 
     groups: None for one group, or a list of per-parameter option dicts (one group each).
@@ -143,12 +148,23 @@ def run_both(problem, make_scratch, make_torch, maximize, steps=STEPS, groups=No
     weight_decay=st.sampled_from([0.0]) | st.floats(0.0, 0.5),
     maximize=st.booleans(),
 )
-def test_sgd_matches_torch_for_every_option(problem, lr_fraction, momentum, dampening, nesterov, weight_decay, maximize):
+def test_sgd_matches_torch_for_every_option(
+    problem, lr_fraction, momentum, dampening, nesterov, weight_decay, maximize
+):
     if nesterov:  # torch's rule: Nesterov needs momentum > 0 and dampening == 0
         momentum, dampening = max(momentum, 0.1), 0.0
     lr = lr_fraction / (curvature(problem) + weight_decay)  # a step that stays stable with momentum
-    kw = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)
-    run_both(problem, lambda p: scratch.optim.SGD(p, **kw), lambda p: torch.optim.SGD(p, **kw), maximize)
+    kw = dict(
+        lr=lr,
+        momentum=momentum,
+        dampening=dampening,
+        weight_decay=weight_decay,
+        nesterov=nesterov,
+        maximize=maximize,
+    )
+    run_both(
+        problem, lambda p: scratch.optim.SGD(p, **kw), lambda p: torch.optim.SGD(p, **kw), maximize
+    )
 
 
 # --- Adam
@@ -165,32 +181,71 @@ def test_sgd_matches_torch_for_every_option(problem, lr_fraction, momentum, damp
     decoupled_weight_decay=st.booleans(),
     maximize=st.booleans(),
 )
-def test_adam_matches_torch_for_every_option(problem, lr, beta1, beta2, eps, weight_decay, amsgrad,
-                                             decoupled_weight_decay, maximize):
-    kw = dict(lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-              maximize=maximize, decoupled_weight_decay=decoupled_weight_decay)
-    run_both(problem, lambda p: scratch.optim.Adam(p, **kw), lambda p: torch.optim.Adam(p, **kw), maximize,
-             same_gradients=True)
+def test_adam_matches_torch_for_every_option(
+    problem, lr, beta1, beta2, eps, weight_decay, amsgrad, decoupled_weight_decay, maximize
+):
+    kw = dict(
+        lr=lr,
+        betas=(beta1, beta2),
+        eps=eps,
+        weight_decay=weight_decay,
+        amsgrad=amsgrad,
+        maximize=maximize,
+        decoupled_weight_decay=decoupled_weight_decay,
+    )
+    run_both(
+        problem,
+        lambda p: scratch.optim.Adam(p, **kw),
+        lambda p: torch.optim.Adam(p, **kw),
+        maximize,
+        same_gradients=True,
+    )
 
 
 @given(problem=problems(), lr=st.floats(1e-4, 0.01), amsgrad=st.booleans(), maximize=st.booleans())
 def test_adam_closed_loop_matches_torch_with_autograd_gradients(problem, lr, amsgrad, maximize):
     """Each side with its own gradients, at default betas (where the moving averages damp noise)."""
     kw = dict(lr=lr, amsgrad=amsgrad, maximize=maximize)
-    run_both(problem, lambda p: scratch.optim.Adam(p, **kw), lambda p: torch.optim.Adam(p, **kw), maximize)
+    run_both(
+        problem,
+        lambda p: scratch.optim.Adam(p, **kw),
+        lambda p: torch.optim.Adam(p, **kw),
+        maximize,
+    )
 
 
 # --- param groups, zero_grad, parameters without gradients
 
 
-@given(X=vec((8, 3), 2.0), y=vec(8, 2.0), w0=vec(3), c0=vec(1), lrs=st.tuples(st.floats(0.01, 0.2), st.floats(0.01, 0.2)))
+@given(
+    X=vec((8, 3), 2.0),
+    y=vec(8, 2.0),
+    w0=vec(3),
+    c0=vec(1),
+    lrs=st.tuples(st.floats(0.01, 0.2), st.floats(0.01, 0.2)),
+)
 def test_param_groups_carry_their_own_hyperparameters(X, y, w0, c0, lrs):
     problem = LeastSquares(X, y, w0, c0)
-    groups = [dict(lr=lrs[0] / problem.L, momentum=0.9), dict(lr=lrs[1] / problem.L, nesterov=True, momentum=0.5)]
-    run_both(problem, lambda g: scratch.optim.SGD(g, lr=1.0), lambda g: torch.optim.SGD(g, lr=1.0), False, groups=groups)
+    groups = [
+        dict(lr=lrs[0] / problem.L, momentum=0.9),
+        dict(lr=lrs[1] / problem.L, nesterov=True, momentum=0.5),
+    ]
+    run_both(
+        problem,
+        lambda g: scratch.optim.SGD(g, lr=1.0),
+        lambda g: torch.optim.SGD(g, lr=1.0),
+        False,
+        groups=groups,
+    )
     groups = [dict(lr=lrs[0], amsgrad=True), dict(lr=lrs[1], betas=(0.5, 0.9))]
-    run_both(problem, lambda g: scratch.optim.Adam(g), lambda g: torch.optim.Adam(g), False, groups=groups,
-             same_gradients=True)
+    run_both(
+        problem,
+        lambda g: scratch.optim.Adam(g),
+        lambda g: torch.optim.Adam(g),
+        False,
+        groups=groups,
+        same_gradients=True,
+    )
 
 
 @pytest.mark.parametrize("Opt", [scratch.optim.SGD, scratch.optim.Adam])
@@ -213,7 +268,8 @@ def test_zero_grad_sets_to_none_by_default_and_zeros_on_request():
 
 def test_a_gradient_of_the_wrong_shape_is_refused_not_broadcast():
     p = Parameter(np.ones((2, 1)))
-    p.grad = np.ones((2,))  # (2,) against (2, 1) would broadcast to (2, 2) and fail later, or not at all
+    # (2,) against (2, 1) would broadcast to (2, 2) and fail later, or not at all
+    p.grad = np.ones((2,))
     with pytest.raises(ValueError, match=r"gradient of shape \(2,\).*parameter of shape \(2, 1\)"):
         scratch.optim.SGD([p], lr=0.1).step()
     assert np.array_equal(p.data, np.ones((2, 1)))
@@ -222,20 +278,36 @@ def test_a_gradient_of_the_wrong_shape_is_refused_not_broadcast():
 # --- hyperparameter validation: scratch refuses exactly what torch refuses (and NaN too)
 
 
-@given(lr=st.floats(-1, 1), momentum=st.floats(-1, 1), dampening=st.floats(-1, 1), weight_decay=st.floats(-1, 1),
-       nesterov=st.booleans())
+@given(
+    lr=st.floats(-1, 1),
+    momentum=st.floats(-1, 1),
+    dampening=st.floats(-1, 1),
+    weight_decay=st.floats(-1, 1),
+    nesterov=st.booleans(),
+)
 def test_sgd_refuses_what_torch_refuses(lr, momentum, dampening, weight_decay, nesterov):
-    kw = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov)
-    assert_same_verdict(lambda: scratch.optim.SGD([Parameter(np.zeros(1))], **kw),
-                        lambda: torch.optim.SGD([torch.zeros(1, requires_grad=True)], **kw))
+    kw = dict(
+        lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov
+    )
+    assert_same_verdict(
+        lambda: scratch.optim.SGD([Parameter(np.zeros(1))], **kw),
+        lambda: torch.optim.SGD([torch.zeros(1, requires_grad=True)], **kw),
+    )
 
 
-@given(lr=st.floats(-1, 1), beta1=st.floats(-0.5, 1.5), beta2=st.floats(-0.5, 1.5), eps=st.floats(-1, 1),
-       weight_decay=st.floats(-1, 1))
+@given(
+    lr=st.floats(-1, 1),
+    beta1=st.floats(-0.5, 1.5),
+    beta2=st.floats(-0.5, 1.5),
+    eps=st.floats(-1, 1),
+    weight_decay=st.floats(-1, 1),
+)
 def test_adam_refuses_what_torch_refuses(lr, beta1, beta2, eps, weight_decay):
     kw = dict(lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=weight_decay)
-    assert_same_verdict(lambda: scratch.optim.Adam([Parameter(np.zeros(1))], **kw),
-                        lambda: torch.optim.Adam([torch.zeros(1, requires_grad=True)], **kw))
+    assert_same_verdict(
+        lambda: scratch.optim.Adam([Parameter(np.zeros(1))], **kw),
+        lambda: torch.optim.Adam([torch.zeros(1, requires_grad=True)], **kw),
+    )
 
 
 def assert_same_verdict(make_scratch, make_torch):
@@ -253,15 +325,27 @@ def assert_same_verdict(make_scratch, make_torch):
 @pytest.mark.parametrize(
     "make, error, match",
     [
-        (lambda p: scratch.optim.SGD(p, lr=float("nan")), ValueError, "Invalid learning rate.*finite"),
+        (
+            lambda p: scratch.optim.SGD(p, lr=float("nan")),
+            ValueError,
+            "Invalid learning rate.*finite",
+        ),
         (lambda p: scratch.optim.SGD(p, lr="0.1"), TypeError, "Invalid learning rate"),
         (lambda p: scratch.optim.Adam(p, betas=0.9), TypeError, "betas must be a pair"),
         (lambda p: scratch.optim.Adam(p, fused=True), NotImplementedError, "fused"),
         (lambda p: scratch.optim.SGD(p[0], lr=0.1), TypeError, "iterable of Parameters"),
         (lambda p: scratch.optim.SGD([], lr=0.1), ValueError, "empty parameter list"),
-        (lambda p: scratch.optim.SGD([np.zeros(1)], lr=0.1), TypeError, "can only optimize Parameters"),
+        (
+            lambda p: scratch.optim.SGD([np.zeros(1)], lr=0.1),
+            TypeError,
+            "can only optimize Parameters",
+        ),
         (lambda p: scratch.optim.SGD(p + p, lr=0.1), ValueError, "more than one"),
-        (lambda p: scratch.optim.SGD([{"params": p, "momentun": 0.9}], lr=0.1), TypeError, "momentun"),
+        (
+            lambda p: scratch.optim.SGD([{"params": p, "momentun": 0.9}], lr=0.1),
+            TypeError,
+            "momentun",
+        ),
     ],
 )
 def test_bad_arguments_get_clear_errors(make, error, match):

@@ -1,10 +1,13 @@
-"""The perceptron (docs/notes.md §2): forward with ties, bit-exact training twins, Novikoff's bound, bad input."""
+"""The perceptron (docs/notes.md §2): forward with ties, bit-exact training twins, Novikoff's bound,
+bad input."""
+
 import math
 
 import numpy as np
 import pytest
 import torch
-from hypothesis import assume, given, strategies as st
+from hypothesis import assume, given
+from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import scratch.perceptron as sp
@@ -12,16 +15,18 @@ import torch_impl.perceptron as tp
 from tests.helpers import TORCH_DTYPE, copy_weights, to_numpy
 
 
-
 def dyadic(bound, denominator=4):
-    """Multiples of 1/denominator in [-bound, bound]: sums and products of these are exact in float."""
+    """Multiples of 1/denominator in [-bound, bound]: sums and products of these are exact in
+    float."""
     return st.integers(-bound * denominator, bound * denominator).map(lambda k: k / denominator)
 
 
 def twins(input_dim, threshold, weight, bias, dtype):
     """A scratch Perceptron with the given weights, and a torch one loaded from its state_dict."""
     s = sp.Perceptron(input_dim, threshold, dtype=dtype)
-    s.load_state_dict({"linear.weight": weight.reshape(1, input_dim), "linear.bias": np.array([bias])})
+    s.load_state_dict(
+        {"linear.weight": weight.reshape(1, input_dim), "linear.bias": np.array([bias])}
+    )
     t = tp.Perceptron(input_dim, threshold, dtype=TORCH_DTYPE[np.dtype(dtype)])
     copy_weights(s, t)
     return s, t
@@ -63,7 +68,10 @@ def test_the_notes_heaviside_gives_0_at_the_tie_and_the_twins_do_not():
     z = torch.tensor([[0.0]])
     assert torch.heaviside(z, torch.tensor([0.0])).item() == 0.0  # the notes' code
     s, t = twins(1, 0.0, np.array([0.0]), 0.0, np.float64)
-    assert s(np.array([[3.0]]))[0, 0] == 1.0 and t(torch.tensor([[3.0]], dtype=torch.float64)).item() == 1.0
+    assert (
+        s(np.array([[3.0]]))[0, 0] == 1.0
+        and t(torch.tensor([[3.0]], dtype=torch.float64)).item() == 1.0
+    )
 
 
 @given(X=hnp.arrays(np.float32, (16, 3), elements=st.floats(-10, 10, width=32)))
@@ -84,14 +92,23 @@ def test_forward_matches_torch_on_random_float32_away_from_the_boundary(X):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @given(data=st.data())
 def test_perceptron_matches_torch_bit_for_bit_on_dyadic_data(dtype, data):
-    """Inputs and weights in multiples of 1/4 (|.| <= 2), lr in {1/4, 1/2, 1, 2}: every weight stays a
-    multiple of 1/16 below 2^10 within 12 epochs of 12 samples, so each z is exact in float32 too."""
+    """Inputs and weights in multiples of 1/4 (|.| <= 2), lr in {1/4, 1/2, 1, 2}: every weight stays
+    a multiple of 1/16 below 2^10 within 12 epochs of 12 samples, so each z is exact in float32 too.
+    """
     p = data.draw(dyadic_problems(dtype))
     s, t = twins(p["X"].shape[1], p["threshold"], p["weight"], p["bias"], dtype)
     s_mistakes, t_mistakes = [], []
-    s_epochs = sp.train_perceptron(s, p["X"], p["y"], p["lr"], p["epochs"], mistakes_per_epoch=s_mistakes)
-    t_epochs = tp.train_perceptron(t, torch.from_numpy(p["X"]), torch.from_numpy(p["y"]), p["lr"], p["epochs"],
-                                   mistakes_per_epoch=t_mistakes)
+    s_epochs = sp.train_perceptron(
+        s, p["X"], p["y"], p["lr"], p["epochs"], mistakes_per_epoch=s_mistakes
+    )
+    t_epochs = tp.train_perceptron(
+        t,
+        torch.from_numpy(p["X"]),
+        torch.from_numpy(p["y"]),
+        p["lr"],
+        p["epochs"],
+        mistakes_per_epoch=t_mistakes,
+    )
     assert s_epochs == t_epochs
     assert s_mistakes == t_mistakes
     for key, value in s.state_dict().items():
@@ -100,7 +117,11 @@ def test_perceptron_matches_torch_bit_for_bit_on_dyadic_data(dtype, data):
     if s_epochs is None:
         assert len(s_mistakes) == p["epochs"] and all(m > 0 for m in s_mistakes)
     else:
-        assert len(s_mistakes) == s_epochs and s_mistakes[-1] == 0 and all(m > 0 for m in s_mistakes[:-1])
+        assert (
+            len(s_mistakes) == s_epochs
+            and s_mistakes[-1] == 0
+            and all(m > 0 for m in s_mistakes[:-1])
+        )
 
 
 @given(data=st.data())
@@ -124,7 +145,8 @@ def test_one_epoch_is_the_rule_written_out(data):
 @st.composite
 def separable_data(draw):
     d = draw(st.integers(1, 4))
-    u = draw(hnp.arrays(np.float64, d + 1, elements=st.floats(-1, 1)))  # a separating direction (w, b)
+    # a separating direction (w, b)
+    u = draw(hnp.arrays(np.float64, d + 1, elements=st.floats(-1, 1)))
     assume(np.linalg.norm(u) > 0.1)
     X = draw(hnp.arrays(np.float64, (draw(st.integers(1, 30)), d), elements=st.floats(-1, 1)))
     Xb = np.c_[X, np.ones(len(X))]  # the bias folded in as a constant feature
@@ -143,11 +165,18 @@ def test_novikoff_bound_on_separable_data(twin, data, lr):
     R = np.max(np.linalg.norm(Xb, axis=1))
     bound = (R / gamma) ** 2
     model = twin.Perceptron(X.shape[1], dtype=np.float64 if twin is sp else torch.float64)
-    model.load_state_dict({"linear.weight": np.zeros((1, X.shape[1])), "linear.bias": np.zeros(1)}
-                          if twin is sp else {"linear.weight": torch.zeros(1, X.shape[1], dtype=torch.float64),
-                                              "linear.bias": torch.zeros(1, dtype=torch.float64)})
+    model.load_state_dict(
+        {"linear.weight": np.zeros((1, X.shape[1])), "linear.bias": np.zeros(1)}
+        if twin is sp
+        else {
+            "linear.weight": torch.zeros(1, X.shape[1], dtype=torch.float64),
+            "linear.bias": torch.zeros(1, dtype=torch.float64),
+        }
+    )
     mistakes = []
-    epochs = twin.train_perceptron(model, X, y, lr, epochs=math.floor(bound) + 2, mistakes_per_epoch=mistakes)
+    epochs = twin.train_perceptron(
+        model, X, y, lr, epochs=math.floor(bound) + 2, mistakes_per_epoch=mistakes
+    )
     assert epochs is not None, f"did not converge within {math.floor(bound) + 2} epochs"
     assert sum(mistakes) <= bound
 
@@ -169,7 +198,11 @@ def test_and_or_converge(twin, gate):
     np.testing.assert_array_equal(to_numpy(model(x))[:, 0], GATES[gate])
 
 
-@given(weight=hnp.arrays(np.float64, 2, elements=dyadic(2)), bias=dyadic(2), lr=st.sampled_from([0.25, 1.0]))
+@given(
+    weight=hnp.arrays(np.float64, 2, elements=dyadic(2)),
+    bias=dyadic(2),
+    lr=st.sampled_from([0.25, 1.0]),
+)
 def test_xor_never_converges_in_either_twin(weight, bias, lr):
     """No line separates XOR, so no epoch can be free of mistakes, from any start."""
     s, t = twins(2, 0.0, weight, bias, np.float64)
@@ -186,7 +219,9 @@ def test_state_dict_round_trips_both_ways():
     s = sp.Perceptron(5, generator=np.random.default_rng(1))
     t = tp.Perceptron(5)
     assert list(s.state_dict()) == list(t.state_dict()) == ["linear.weight", "linear.bias"]
-    assert {k: v.shape for k, v in s.state_dict().items()} == {k: tuple(v.shape) for k, v in t.state_dict().items()}
+    assert {k: v.shape for k, v in s.state_dict().items()} == {
+        k: tuple(v.shape) for k, v in t.state_dict().items()
+    }
     copy_weights(s, t)
     back = sp.Perceptron(5)
     back.load_state_dict(t.state_dict())  # torch tensors straight in
@@ -202,9 +237,14 @@ BAD = [
     (dict(targets=[0, 1, 2, 0]), ValueError, "targets must be 0 or 1, got 2.0 at index 2"),
     (dict(targets=[0, 1, -1, 0]), ValueError, "targets must be 0 or 1"),
     (dict(targets=[0, 0.5, 1, 0]), ValueError, "targets must be 0 or 1"),
-    (dict(targets=[0, 1, 1]), ValueError, r"targets must have shape \(4,\) or \(4, 1\) to match 4 inputs, got shape \(3,\)"),
+    (
+        dict(targets=[0, 1, 1]),
+        ValueError,
+        r"targets must have shape \(4,\) or \(4, 1\) to match 4 inputs, got shape \(3,\)",
+    ),
     (dict(targets=["a", "b", "a", "b"]), TypeError, "targets must hold real numbers"),
-    (dict(targets=np.ones((4, 4))), ValueError, "targets must have shape"),  # (n, n): the broadcasting trap
+    # (n, n): the broadcasting trap
+    (dict(targets=np.ones((4, 4))), ValueError, "targets must have shape"),
     (dict(inputs=np.ones((4, 3))), ValueError, "inputs must have 2 features"),
     (dict(inputs=np.ones(4)), ValueError, "inputs must have shape"),
     (dict(inputs=[[0, 0], [0, np.nan], [1, 0], [1, 1]]), ValueError, "inputs must be finite"),
@@ -235,8 +275,11 @@ def test_bad_input_is_rejected_before_anything_changes(twin, override, error, me
 def test_overflow_during_training_restores_the_weights(twin):
     """From w = b = 0 the second sample is misclassified (z = 0 >= 0 predicts 1), so w gets 3e39."""
     model = twin.Perceptron(1)
-    model.load_state_dict({"linear.weight": np.zeros((1, 1)), "linear.bias": np.zeros(1)} if twin is sp
-                          else {"linear.weight": torch.zeros(1, 1), "linear.bias": torch.zeros(1)})
+    model.load_state_dict(
+        {"linear.weight": np.zeros((1, 1)), "linear.bias": np.zeros(1)}
+        if twin is sp
+        else {"linear.weight": torch.zeros(1, 1), "linear.bias": torch.zeros(1)}
+    )
     before = {k: to_numpy(v).copy() for k, v in model.state_dict().items()}
     with pytest.raises(FloatingPointError, match="restored"):
         twin.train_perceptron(model, [[3e38], [-3e38]], [1, 0], learning_rate=10.0, epochs=5)
@@ -245,7 +288,9 @@ def test_overflow_during_training_restores_the_weights(twin):
 
 
 @pytest.mark.parametrize("twin", [sp, tp], ids=["scratch", "torch"])
-@pytest.mark.parametrize("bad, error", [(0, ValueError), (-3, ValueError), (2.5, TypeError), (True, TypeError)])
+@pytest.mark.parametrize(
+    "bad, error", [(0, ValueError), (-3, ValueError), (2.5, TypeError), (True, TypeError)]
+)
 def test_input_dim_must_be_a_positive_integer(twin, bad, error):
     with pytest.raises(error, match="input_dim"):
         twin.Perceptron(bad)
@@ -272,11 +317,16 @@ def test_both_twins_on_the_gpu_match_the_cpu_bit_for_bit(data):
     torch_gpu.load_state_dict(cpu.state_dict())
     X, y = torch.from_numpy(p["X"]), torch.from_numpy(p["y"])
     expected = to_numpy(cpu(X))
-    np.testing.assert_array_equal(to_numpy(torch_gpu(X.cuda())), expected)  # the notes' heaviside fails here
+    # the notes' heaviside fails here
+    np.testing.assert_array_equal(to_numpy(torch_gpu(X.cuda())), expected)
     out = scratch_gpu(cupy.asarray(p["X"]))
     assert isinstance(out, cupy.ndarray)
     np.testing.assert_array_equal(out.get(), expected)
-    runs = [(cpu, X, y), (torch_gpu, X.cuda(), y.cuda()), (scratch_gpu, cupy.asarray(p["X"]), cupy.asarray(p["y"]))]
+    runs = [
+        (cpu, X, y),
+        (torch_gpu, X.cuda(), y.cuda()),
+        (scratch_gpu, cupy.asarray(p["X"]), cupy.asarray(p["y"])),
+    ]
     results = []
     for model, inputs, targets in runs:
         mistakes = []

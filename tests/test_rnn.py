@@ -2,21 +2,29 @@
 h0, c0, each parameter) over drawn lengths, batches and every option in combination; finite
 differences through time; gradients through h_n alone and through the output alone; dropout;
 a sequence classifier trained identically; bad input that changes nothing."""
+
 import math
 
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import scratch.nn as snn
-import scratch.optim
 from scratch.gradcheck import numerical_gradient
-from tests.helpers import TORCH_DTYPE, assert_close, assert_matches_finite_differences, copy_weights, train_twins
+from tests.helpers import (
+    TORCH_DTYPE,
+    assert_close,
+    assert_matches_finite_differences,
+    copy_weights,
+    train_twins,
+)
 
 DTYPES = pytest.mark.parametrize("dtype", [np.float64, np.float32])
-# torch says oneDNN has no LSTM with projections and falls back to its own: true, and not this test's business
+# torch says oneDNN has no LSTM with projections and falls back to its own: true, and not this
+# test's business
 pytestmark = pytest.mark.filterwarnings("ignore:LSTM with projections is not supported with oneDNN")
 
 
@@ -26,33 +34,58 @@ def values(dtype, bound=1.5):
 
 @st.composite
 def rnn_case(draw):
-    """A recurrent layer with every option drawn together, and shapes it takes (length 1, unbatched included)."""
+    """A recurrent layer with every option drawn together, and shapes it takes (length 1, unbatched
+    included)."""
     name = draw(st.sampled_from(["RNN", "LSTM", "GRU"]))
-    options = dict(num_layers=draw(st.integers(1, 2)), bias=draw(st.booleans()), batch_first=draw(st.booleans()),
-                   bidirectional=draw(st.booleans()))
+    options = dict(
+        num_layers=draw(st.integers(1, 2)),
+        bias=draw(st.booleans()),
+        batch_first=draw(st.booleans()),
+        bidirectional=draw(st.booleans()),
+    )
     if name == "RNN":
         options["nonlinearity"] = draw(st.sampled_from(["tanh", "relu"]))
     hidden = draw(st.integers(1, 4))
     if name == "LSTM" and hidden > 1 and draw(st.booleans()):
         options["proj_size"] = draw(st.integers(1, hidden - 1))
-    length, batch = draw(st.integers(1, 4), label="length"), draw(st.sampled_from([None, 1, 3]), label="batch")
-    return name, draw(st.integers(1, 3), label="input_size"), hidden, options, length, batch, draw(st.booleans(), label="hx")
+    length, batch = (
+        draw(st.integers(1, 4), label="length"),
+        draw(st.sampled_from([None, 1, 3]), label="batch"),
+    )
+    return (
+        name,
+        draw(st.integers(1, 3), label="input_size"),
+        hidden,
+        options,
+        length,
+        batch,
+        draw(st.booleans(), label="hx"),
+    )
 
 
 def shapes(name, input_size, hidden, options, length, batch):
     """(input shape, h0 shape, c0 shape), as torch wants them."""
     D = 2 if options["bidirectional"] else 1
     h_out = options.get("proj_size") or hidden
-    lead = (length,) if batch is None else ((batch, length) if options["batch_first"] else (length, batch))
+    lead = (
+        (length,)
+        if batch is None
+        else ((batch, length) if options["batch_first"] else (length, batch))
+    )
     state = (D * options["num_layers"],) + (() if batch is None else (batch,))
     return lead + (input_size,), state + (h_out,), state + (hidden,)
 
 
 def rnn_twins(name, input_size, hidden, options, dtype, seed=0):
-    """Twins with random, distinct values in every parameter (never zeros: a wrong bias must show; see
-    numpy-ml issue 42, whose test copied one bias into both and initialised it to zero)."""
-    s = getattr(snn, name)(input_size, hidden, **options, dtype=dtype, generator=np.random.default_rng(seed))
-    return s, copy_weights(s, getattr(torch.nn, name)(input_size, hidden, **options, dtype=TORCH_DTYPE[np.dtype(dtype)]))
+    """Twins with random, distinct values in every parameter (never zeros: a wrong bias must show;
+    see numpy-ml issue 42, whose test copied one bias into both and initialised it to zero)."""
+    s = getattr(snn, name)(
+        input_size, hidden, **options, dtype=dtype, generator=np.random.default_rng(seed)
+    )
+    return s, copy_weights(
+        s,
+        getattr(torch.nn, name)(input_size, hidden, **options, dtype=TORCH_DTYPE[np.dtype(dtype)]),
+    )
 
 
 def run_both(s, t, x, hx, grads, dtype, scale=1.0):
@@ -61,8 +94,11 @@ def run_both(s, t, x, hx, grads, dtype, scale=1.0):
     xt = torch.from_numpy(x.copy()).requires_grad_(True)
     hxt = None
     if hx is not None:
-        hxt = (tuple(torch.from_numpy(a.copy()).requires_grad_(True) for a in hx) if lstm
-               else torch.from_numpy(hx.copy()).requires_grad_(True))
+        hxt = (
+            tuple(torch.from_numpy(a.copy()).requires_grad_(True) for a in hx)
+            if lstm
+            else torch.from_numpy(hx.copy()).requires_grad_(True)
+        )
     out, state = s(x, hx)
     out_t, state_t = t(xt, hxt)
     states, states_t = (state, state_t) if lstm else ((state,), (state_t,))
@@ -79,7 +115,13 @@ def run_both(s, t, x, hx, grads, dtype, scale=1.0):
         assert d_hx is None
     else:
         for a, b in zip(d_hx if lstm else (d_hx,), hxt if lstm else (hxt,)):
-            assert_close(a, b.grad if b.grad is not None else torch.zeros_like(b), dtype, scale=scale, err_msg="hx gradient")
+            assert_close(
+                a,
+                b.grad if b.grad is not None else torch.zeros_like(b),
+                dtype,
+                scale=scale,
+                err_msg="hx gradient",
+            )
     t_params = dict(t.named_parameters())
     for n, p in s.named_parameters():
         assert_close(p.grad, t_params[n].grad, dtype, scale=scale, err_msg=n)
@@ -102,27 +144,51 @@ def test_recurrent_layers_match_torch_for_every_option(dtype, case, data):
     hx = None
     if with_hx:
         h0 = data.draw(hnp.arrays(dtype, h_shape, elements=values(dtype)), label="h0")
-        hx = (h0, data.draw(hnp.arrays(dtype, c_shape, elements=values(dtype)), label="c0")) if name == "LSTM" else h0
+        hx = (
+            (h0, data.draw(hnp.arrays(dtype, c_shape, elements=values(dtype)), label="c0"))
+            if name == "LSTM"
+            else h0
+        )
     out, state = s(x, hx)
     states = state if name == "LSTM" else (state,)
     # gradients through the output alone, through the final states alone, or both
     through = data.draw(st.sampled_from(["output", "states", "both"]), label="gradient through")
-    g_out = None if through == "states" else data.draw(hnp.arrays(dtype, out.shape, elements=values(dtype)), label="g_out")
-    g_states = [None if through == "output" else data.draw(hnp.arrays(dtype, a.shape, elements=values(dtype))) for a in states]
+    g_out = (
+        None
+        if through == "states"
+        else data.draw(hnp.arrays(dtype, out.shape, elements=values(dtype)), label="g_out")
+    )
+    g_states = [
+        None
+        if through == "output"
+        else data.draw(hnp.arrays(dtype, a.shape, elements=values(dtype)))
+        for a in states
+    ]
     s.zero_grad()
     run_both(s, t, x, hx, (g_out, g_states), dtype, float32_scale(dtype, length, options))
 
 
 @DTYPES
-@given(data=st.data(), name=st.sampled_from(["RNNCell", "LSTMCell", "GRUCell"]), bias=st.booleans(),
-       batch=st.sampled_from([None, 1, 3]), with_hx=st.booleans(), relu=st.booleans())
+@given(
+    data=st.data(),
+    name=st.sampled_from(["RNNCell", "LSTMCell", "GRUCell"]),
+    bias=st.booleans(),
+    batch=st.sampled_from([None, 1, 3]),
+    with_hx=st.booleans(),
+    relu=st.booleans(),
+)
 def test_cells_match_torch(dtype, data, name, bias, batch, with_hx, relu):
-    kw = dict(bias=bias, **({"nonlinearity": "relu" if relu else "tanh"} if name == "RNNCell" else {}))
+    kw = dict(
+        bias=bias, **({"nonlinearity": "relu" if relu else "tanh"} if name == "RNNCell" else {})
+    )
     s = getattr(snn, name)(3, 4, **kw, dtype=dtype, generator=np.random.default_rng(0))
     t = copy_weights(s, getattr(torch.nn, name)(3, 4, **kw, dtype=TORCH_DTYPE[np.dtype(dtype)]))
     lead = () if batch is None else (batch,)
     x = data.draw(hnp.arrays(dtype, lead + (3,), elements=values(dtype)))
-    states = [data.draw(hnp.arrays(dtype, lead + (4,), elements=values(dtype))) for _ in range(2 if name == "LSTMCell" else 1)]
+    states = [
+        data.draw(hnp.arrays(dtype, lead + (4,), elements=values(dtype)))
+        for _ in range(2 if name == "LSTMCell" else 1)
+    ]
     hx = (tuple(states) if name == "LSTMCell" else states[0]) if with_hx else None
     xt = torch.from_numpy(x.copy()).requires_grad_(True)
     hxt = [torch.from_numpy(a.copy()).requires_grad_(True) for a in states]
@@ -145,11 +211,15 @@ def test_cells_match_torch(dtype, data, name, bias, batch, with_hx, relu):
 
 
 @given(case=rnn_case(), data=st.data())
-@settings(max_examples=max(10, settings.default.max_examples // 2))  # each example runs ~100 forwards per gradient
+# each example runs ~100 forwards per gradient
+@settings(max_examples=max(10, settings.default.max_examples // 2))
 def test_backprop_through_time_matches_finite_differences(case, data):
     name, input_size, hidden, options, length, batch, with_hx = case
-    options = {**options, "nonlinearity": "tanh"} if name == "RNN" else options  # relu's kink: a difference across it measures neither side
-    s = getattr(snn, name)(input_size, hidden, **options, dtype=np.float64, generator=np.random.default_rng(2))
+    # relu's kink: a difference across it measures neither side
+    options = {**options, "nonlinearity": "tanh"} if name == "RNN" else options
+    s = getattr(snn, name)(
+        input_size, hidden, **options, dtype=np.float64, generator=np.random.default_rng(2)
+    )
     x_shape, h_shape, c_shape = shapes(name, input_size, hidden, options, length, batch)
     x = data.draw(hnp.arrays(np.float64, x_shape, elements=values(np.float64)))
     h0 = data.draw(hnp.arrays(np.float64, h_shape, elements=values(np.float64)))
@@ -157,22 +227,33 @@ def test_backprop_through_time_matches_finite_differences(case, data):
     out, state = s(x, (h0, c0) if name == "LSTM" else h0)
     states = state if name == "LSTM" else (state,)
     g_out = data.draw(hnp.arrays(np.float64, out.shape, elements=values(np.float64)))
-    g_states = [data.draw(hnp.arrays(np.float64, a.shape, elements=values(np.float64))) for a in states]
+    g_states = [
+        data.draw(hnp.arrays(np.float64, a.shape, elements=values(np.float64))) for a in states
+    ]
 
     def loss(x, h0, c0):
         out, state = s(x, (h0, c0) if name == "LSTM" else h0)
-        return np.sum(g_out * out) + sum(np.sum(g * a) for g, a in zip(g_states, state if name == "LSTM" else (state,)))
+        return np.sum(g_out * out) + sum(
+            np.sum(g * a) for g, a in zip(g_states, state if name == "LSTM" else (state,))
+        )
 
     s.zero_grad()
     s(x, (h0, c0) if name == "LSTM" else h0)
     d_x, d_hx = s.backward((g_out, tuple(g_states) if name == "LSTM" else g_states[0]))
     f = loss(x, h0, c0)
-    assert_matches_finite_differences(d_x, numerical_gradient(lambda v: loss(v, h0, c0), x), f, "input")
+    assert_matches_finite_differences(
+        d_x, numerical_gradient(lambda v: loss(v, h0, c0), x), f, "input"
+    )
     d_h0 = d_hx[0] if name == "LSTM" else d_hx
-    assert_matches_finite_differences(d_h0, numerical_gradient(lambda v: loss(x, v, c0), h0), f, "h0")
+    assert_matches_finite_differences(
+        d_h0, numerical_gradient(lambda v: loss(x, v, c0), h0), f, "h0"
+    )
     if name == "LSTM":
-        assert_matches_finite_differences(d_hx[1], numerical_gradient(lambda v: loss(x, h0, v), c0), f, "c0")
+        assert_matches_finite_differences(
+            d_hx[1], numerical_gradient(lambda v: loss(x, h0, v), c0), f, "c0"
+        )
     for n, p in s.named_parameters():
+
         def loss_of_param(v, p=p):
             saved = p.data.copy()
             p.data[...] = v
@@ -180,6 +261,7 @@ def test_backprop_through_time_matches_finite_differences(case, data):
                 return loss(x, h0, c0)
             finally:
                 p.data[...] = saved
+
         assert_matches_finite_differences(p.grad, numerical_gradient(loss_of_param, p.data), f, n)
 
 
@@ -188,7 +270,12 @@ def test_a_one_step_rnn_is_its_closed_form():
     s = snn.RNN(2, 3, dtype=np.float64, generator=np.random.default_rng(0))
     x, h = np.array([[[0.5, -1.0]]]), np.array([[[0.1, 0.2, -0.3]]])
     out, h_n = s(x, h)
-    expected = np.tanh(x[0, 0] @ s.weight_ih_l0.data.T + s.bias_ih_l0.data + h[0, 0] @ s.weight_hh_l0.data.T + s.bias_hh_l0.data)
+    expected = np.tanh(
+        x[0, 0] @ s.weight_ih_l0.data.T
+        + s.bias_ih_l0.data
+        + h[0, 0] @ s.weight_hh_l0.data.T
+        + s.bias_hh_l0.data
+    )
     np.testing.assert_allclose(out[0, 0], expected, rtol=1e-14)
     np.testing.assert_array_equal(h_n[0], out[-1])
 
@@ -196,7 +283,9 @@ def test_a_one_step_rnn_is_its_closed_form():
 def test_parameter_names_shapes_and_order_are_torchs():
     kw = dict(num_layers=2, bidirectional=True, proj_size=2)
     s, t = snn.LSTM(3, 5, **kw), torch.nn.LSTM(3, 5, **kw)
-    assert [(k, v.shape) for k, v in s.state_dict().items()] == [(k, tuple(v.shape)) for k, v in t.state_dict().items()]
+    assert [(k, v.shape) for k, v in s.state_dict().items()] == [
+        (k, tuple(v.shape)) for k, v in t.state_dict().items()
+    ]
     assert "weight_hr_l1_reverse" in s.state_dict()
 
 
@@ -240,12 +329,16 @@ def test_dropout_zero_and_eval_mode_are_exact():
 
 
 def test_dropout_in_training_keeps_the_rate_and_scales_the_kept():
-    """The masks scratch draws (torch's generator cannot be matched): zeros at the rate p, the rest 1 / (1 - p)."""
-    s = snn.LSTM(4, 50, num_layers=2, dropout=0.3, dtype=np.float64, generator=np.random.default_rng(0))
+    """The masks scratch draws (torch's generator cannot be matched): zeros at the rate p, the rest
+    1 / (1 - p)."""
+    s = snn.LSTM(
+        4, 50, num_layers=2, dropout=0.3, dtype=np.float64, generator=np.random.default_rng(0)
+    )
     s(np.random.default_rng(1).standard_normal((20, 30, 4)))
     mask = s.saved_tensors[1][1]  # the mask on the second layer's input
     assert set(np.unique(mask).round(12)) == {0.0, round(1 / 0.7, 12)}
-    assert abs((mask == 0).mean() - 0.3) < 0.01  # 30,000 draws: the rate within 4 standard deviations
+    # 30,000 draws: the rate within 4 standard deviations
+    assert abs((mask == 0).mean() - 0.3) < 0.01
 
 
 def test_dropout_keeps_a_float32_layers_gradients_float32():
@@ -259,7 +352,9 @@ def test_dropout_keeps_a_float32_layers_gradients_float32():
 def test_backprop_through_dropout_matches_finite_differences_with_the_same_masks(name):
     """The backward goes through the masks the forward drew: with the generator reset before every
     forward, each one draws the same masks, and central differences see the same function."""
-    s = getattr(snn, name)(3, 4, num_layers=3, dropout=0.4, dtype=np.float64, generator=np.random.default_rng(0))
+    s = getattr(snn, name)(
+        3, 4, num_layers=3, dropout=0.4, dtype=np.float64, generator=np.random.default_rng(0)
+    )
     x = np.random.default_rng(1).standard_normal((5, 2, 3))
     g = np.random.default_rng(2).standard_normal((5, 2, 4))
 
@@ -284,11 +379,14 @@ def test_dropout_with_one_layer_warns_as_torch_does():
 
 
 class Classifier(snn.Module):
-    """An LSTM or GRU, then a Linear on its last state (scratch); the torch twin below mirrors it."""
+    """An LSTM or GRU, then a Linear on its last state (scratch); the torch twin below mirrors
+    it."""
 
     def __init__(self, cell, dtype):
         super().__init__()
-        self.rnn = getattr(snn, cell)(3, 6, batch_first=True, dtype=dtype, generator=np.random.default_rng(0))
+        self.rnn = getattr(snn, cell)(
+            3, 6, batch_first=True, dtype=dtype, generator=np.random.default_rng(0)
+        )
         self.fc = snn.Linear(6, 2, dtype=dtype, generator=np.random.default_rng(1))
 
     def forward(self, x):
@@ -331,27 +429,75 @@ def test_a_sequence_classifier_trains_identically_for_120_steps(cell, optimizer)
 # --- bad input
 
 
-@pytest.mark.parametrize("build, call, error, match", [
-    (lambda: snn.GRU(3, 4), lambda m: m(np.ones((5, 2, 2), np.float32)), ValueError,
-     r"input.size\(-1\) must be equal to input_size. Expected 3, got 2"),
-    (lambda: snn.GRU(3, 4), lambda m: m(np.ones((5, 2, 3), np.float32), np.zeros((1, 3, 4), np.float32)), ValueError,
-     r"Expected hidden size \(1, 2, 4\) for hx, got \(1, 3, 4\)"),
-    (lambda: snn.LSTM(3, 4, num_layers=2), lambda m: m(np.ones((5, 2, 3), np.float32),
-                                                       (np.zeros((2, 2, 4), np.float32), np.zeros((1, 2, 4), np.float32))),
-     ValueError, r"Expected hidden size \(2, 2, 4\) for c0, got \(1, 2, 4\)"),
-    (lambda: snn.LSTM(3, 4), lambda m: m(np.ones((5, 2, 3), np.float32), np.zeros((1, 2, 4), np.float32)), TypeError,
-     r"LSTM expects hx as a tuple \(h0, c0\)"),
-    (lambda: snn.RNN(3, 4), lambda m: m(np.ones((2, 5, 2, 3), np.float32)), ValueError, "Expected input to be 2D"),
-    (lambda: snn.RNN(3, 4), lambda m: m(np.ones((5, 3))), TypeError, r"pass input\.astype\(np\.float32\)"),
-    (lambda: snn.RNN(3, 4), lambda m: m(torch.ones(5, 3)), TypeError, r"got a torch\.Tensor for input"),
-    (lambda: snn.GRUCell(3, 4), lambda m: m(np.ones((2, 3), np.float32), np.zeros((3, 4), np.float32)), ValueError,
-     r"Expected hidden size \(2, 4\) for hx, got \(3, 4\)"),
-    # the cells share the layers' state checker: a float64 state into a float32 cell is refused
-    (lambda: snn.GRUCell(3, 4), lambda m: m(np.ones((2, 3), np.float32), np.zeros((2, 4))), TypeError,
-     r"GRUCell expected hx of dtype float32 \(its weights'\), got float64"),
-    (lambda: snn.LSTMCell(3, 4), lambda m: m(np.ones(3, np.float32), (np.zeros(4, np.float32), np.zeros(4))),
-     TypeError, r"LSTMCell expected cx of dtype float32"),
-])
+@pytest.mark.parametrize(
+    "build, call, error, match",
+    [
+        (
+            lambda: snn.GRU(3, 4),
+            lambda m: m(np.ones((5, 2, 2), np.float32)),
+            ValueError,
+            r"input.size\(-1\) must be equal to input_size. Expected 3, got 2",
+        ),
+        (
+            lambda: snn.GRU(3, 4),
+            lambda m: m(np.ones((5, 2, 3), np.float32), np.zeros((1, 3, 4), np.float32)),
+            ValueError,
+            r"Expected hidden size \(1, 2, 4\) for hx, got \(1, 3, 4\)",
+        ),
+        (
+            lambda: snn.LSTM(3, 4, num_layers=2),
+            lambda m: m(
+                np.ones((5, 2, 3), np.float32),
+                (np.zeros((2, 2, 4), np.float32), np.zeros((1, 2, 4), np.float32)),
+            ),
+            ValueError,
+            r"Expected hidden size \(2, 2, 4\) for c0, got \(1, 2, 4\)",
+        ),
+        (
+            lambda: snn.LSTM(3, 4),
+            lambda m: m(np.ones((5, 2, 3), np.float32), np.zeros((1, 2, 4), np.float32)),
+            TypeError,
+            r"LSTM expects hx as a tuple \(h0, c0\)",
+        ),
+        (
+            lambda: snn.RNN(3, 4),
+            lambda m: m(np.ones((2, 5, 2, 3), np.float32)),
+            ValueError,
+            "Expected input to be 2D",
+        ),
+        (
+            lambda: snn.RNN(3, 4),
+            lambda m: m(np.ones((5, 3))),
+            TypeError,
+            r"pass input\.astype\(np\.float32\)",
+        ),
+        (
+            lambda: snn.RNN(3, 4),
+            lambda m: m(torch.ones(5, 3)),
+            TypeError,
+            r"got a torch\.Tensor for input",
+        ),
+        (
+            lambda: snn.GRUCell(3, 4),
+            lambda m: m(np.ones((2, 3), np.float32), np.zeros((3, 4), np.float32)),
+            ValueError,
+            r"Expected hidden size \(2, 4\) for hx, got \(3, 4\)",
+        ),
+        # the cells share the layers' state checker: a float64 state into a float32 cell is refused
+        (
+            lambda: snn.GRUCell(3, 4),
+            lambda m: m(np.ones((2, 3), np.float32), np.zeros((2, 4))),
+            TypeError,
+            r"GRUCell expected hx of dtype float32 \(its weights'\), got float64",
+        ),
+        (
+            lambda: snn.LSTMCell(3, 4),
+            lambda m: m(np.ones(3, np.float32), (np.zeros(4, np.float32), np.zeros(4))),
+            TypeError,
+            r"LSTMCell expected cx of dtype float32",
+        ),
+    ],
+)
 def test_bad_input_is_refused_in_words_and_changes_nothing(build, call, error, match):
     m = build()
     before = m.state_dict()
@@ -361,11 +507,14 @@ def test_bad_input_is_refused_in_words_and_changes_nothing(build, call, error, m
         np.testing.assert_array_equal(v, before[k])
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda nn: nn.RNN(3, 4, nonlinearity="sigmoid"), "Unknown nonlinearity"),
-    (lambda nn: nn.LSTM(3, 4, proj_size=4), "proj_size has to be smaller than hidden_size"),
-    (lambda nn: nn.GRU(3, 4, dropout=1.5), "dropout should be a number in range"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda nn: nn.RNN(3, 4, nonlinearity="sigmoid"), "Unknown nonlinearity"),
+        (lambda nn: nn.LSTM(3, 4, proj_size=4), "proj_size has to be smaller than hidden_size"),
+        (lambda nn: nn.GRU(3, 4, dropout=1.5), "dropout should be a number in range"),
+    ],
+)
 def test_bad_arguments_are_refused_as_torch_refuses_them(call, match):
     for nn in (torch.nn, snn):
         with pytest.raises(ValueError, match=match):
@@ -375,7 +524,9 @@ def test_bad_arguments_are_refused_as_torch_refuses_them(call, match):
 def test_cell_gradients_keep_the_cells_dtype_and_an_lstm_cell_wants_both_gradients():
     cell = snn.LSTMCell(3, 4)
     cell(np.ones((2, 3), np.float32))
-    with pytest.raises(ValueError, match=r"LSTMCell.backward takes \(grad_h, grad_c\), either None"):
+    with pytest.raises(
+        ValueError, match=r"LSTMCell.backward takes \(grad_h, grad_c\), either None"
+    ):
         cell.backward(np.ones((2, 4), np.float32))
     d_input, _ = cell.backward((np.ones((2, 4), np.float32), None))
     assert d_input.dtype == np.float32
@@ -386,5 +537,7 @@ def test_cell_gradients_keep_the_cells_dtype_and_an_lstm_cell_wants_both_gradien
 
 def test_a_packed_sequence_says_what_to_do_instead():
     packed = torch.nn.utils.rnn.pack_sequence([torch.ones(3, 2), torch.ones(2, 2)])
-    with pytest.raises(NotImplementedError, match="pad the sequences to one length and mask the loss"):
+    with pytest.raises(
+        NotImplementedError, match="pad the sequences to one length and mask the loss"
+    ):
         snn.GRU(2, 3)(packed)

@@ -21,6 +21,7 @@ Where this departs from the notes, and why:
     (with the history so far attached), and a learning rate that cannot converge on the bowl
     (lr >= 1), or a run whose loss ends above where it began, warns with `DivergenceWarning`.
 """
+
 import torch
 
 from scratch import _validate

@@ -1,7 +1,7 @@
 """The models trained on real handwritten digits (8x8 images, 10 classes), from torch.nn.
 Twin: scratch/models.py, with the same names, attributes and order, so weights copy across.
 
-    MLP           x (N, 64)       fc1 -> ReLU -> fc2     (the notes' SimpleNN shape, docs/notes.md §3)
+    MLP           x (N, 64)       fc1 -> ReLU -> fc2   (the notes' SimpleNN, docs/notes.md §3)
     ConvNet       x (N, 1, 8, 8)  conv1 -> bn1 -> ReLU -> pool -> conv2 -> ReLU -> flatten -> fc
     RowLSTM       x (N, 8, 8)     reads a digit row by row (an LSTM, or a GRU), fc on the last state
     LayerNormMLP  x (N, 64)       fc1 -> norm -> ReLU -> fc2
@@ -10,6 +10,7 @@ Each forward is its layers in order. The backward is the same layers in reverse,
 dL/d(its output) into dL/d(its input): the chain rule, one line a layer. The scratch twin writes
 it; autograd derives it for the torch twin.
 """
+
 from torch import nn
 
 PIXELS, ROWS, CLASSES = 64, 8, 10
@@ -30,7 +31,8 @@ class MLP(nn.Module):
 
 
 class ConvNet(nn.Module):
-    """(N, 1, 8, 8) -> (N, 10) logits: 8x8 -conv1(pad 1)-> 8x8 -pool-> 4x4 -conv2-> 2x2 -> 16 * 4 features."""
+    """(N, 1, 8, 8) -> (N, 10) logits: 8x8 -conv1(pad 1)-> 8x8 -pool-> 4x4 -conv2-> 2x2 -> 16 * 4
+    features."""
 
     def __init__(self, channels=8, *, dtype=None, device=None):
         super().__init__()
@@ -50,7 +52,8 @@ class ConvNet(nn.Module):
 
 
 class RowLSTM(nn.Module):
-    """(N, 8, 8) -> (N, 10) logits: the 8 rows are a sequence of 8 steps of 8 pixels; cell 'LSTM' or 'GRU'."""
+    """(N, 8, 8) -> (N, 10) logits: the 8 rows are a sequence of 8 steps of 8 pixels; cell 'LSTM' or
+    'GRU'."""
 
     def __init__(self, hidden_size=64, cell="LSTM", *, dtype=None, device=None):
         super().__init__()
@@ -58,7 +61,9 @@ class RowLSTM(nn.Module):
         if cell not in ("LSTM", "GRU"):
             raise ValueError(f"cell must be 'LSTM' or 'GRU', got {cell!r}")
         self.cell = cell
-        self.rnn = (nn.LSTM if cell == "LSTM" else nn.GRU)(ROWS, hidden_size, batch_first=True, **kw)
+        self.rnn = (nn.LSTM if cell == "LSTM" else nn.GRU)(
+            ROWS, hidden_size, batch_first=True, **kw
+        )
         self.fc = nn.Linear(hidden_size, CLASSES, **kw)
 
     def forward(self, x):

@@ -18,6 +18,7 @@ Where this departs from the notes, and why:
     the number of epochs it ran (the last being the first without a mistake) or None, and can
     record the mistakes made in each epoch.
 """
+
 import torch
 from torch import nn
 
@@ -36,12 +37,14 @@ class Perceptron(nn.Module):
 
     def forward(self, x):
         z = self.linear(x)
-        return (z >= self.threshold).to(z.dtype)  # 1 at z == threshold too, as the notes define it
+        # 1 at z == threshold too, as the notes define it
+        return (z >= self.threshold).to(z.dtype)
 
 
 @torch.no_grad()  # the rule is not gradient descent: autograd records nothing
-def train_perceptron(model, inputs, targets, learning_rate=0.01, epochs=10, *,
-                     mistakes_per_epoch=None):
+def train_perceptron(
+    model, inputs, targets, learning_rate=0.01, epochs=10, *, mistakes_per_epoch=None
+):
     """Apply the perceptron learning rule online, sample by sample, for up to `epochs` epochs.
 
     inputs (n, input_dim) · targets (n,) or (n, 1) of 0/1, tensors or array-likes; they are moved
@@ -50,8 +53,9 @@ def train_perceptron(model, inputs, targets, learning_rate=0.01, epochs=10, *,
     Returns the number of epochs run, the last being the first without a mistake; None if every
     one of the `epochs` epochs made a mistake. Bad input raises before anything changes.
     """
-    learning_rate, epochs = perceptron_settings(model, Perceptron, learning_rate, epochs,
-                                                mistakes_per_epoch)
+    learning_rate, epochs = perceptron_settings(
+        model, Perceptron, learning_rate, epochs, mistakes_per_epoch
+    )
     w, b = model.linear.weight, model.linear.bias  # (1, d), (1,): updated in place
     X, Y = _on_model(model, inputs, targets)
     saved = w.detach().clone(), b.detach().clone()
@@ -78,8 +82,9 @@ def train_perceptron(model, inputs, targets, learning_rate=0.01, epochs=10, *,
 def _on_model(model, inputs, targets):
     """inputs and targets checked on the host, then in the model's dtype and on its device."""
     w = model.linear.weight
-    X, Y = _validate.binary_classification_data(_host(inputs), _host(targets),
-                                                model.linear.in_features)
+    X, Y = _validate.binary_classification_data(
+        _host(inputs), _host(targets), model.linear.in_features
+    )
     X = torch.from_numpy(X).to(dtype=w.dtype, device=w.device)
     if not torch.isfinite(X).all():
         raise ValueError(f"inputs overflow the model's dtype {w.dtype}: scale them down")

@@ -8,6 +8,7 @@ for the torch twin and what the scratch twin writes out: the chain rule applied 
 back, each gradient next to the derivative it comes from. Where this departs from the notes:
 their docstring says the output is (batch_size, input_dim); it is (batch_size, output_dim).
 """
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -26,8 +27,10 @@ class SimpleNN(nn.Module):
 
     def __init__(self, input_dim, hidden_dim, output_dim, *, dtype=None, device=None):
         super().__init__()
-        self.fc1 = nn.Linear(input_dim, hidden_dim, dtype=dtype, device=device)  # input -> hidden
-        self.fc2 = nn.Linear(hidden_dim, output_dim, dtype=dtype, device=device)  # hidden -> output
+        # input -> hidden
+        self.fc1 = nn.Linear(input_dim, hidden_dim, dtype=dtype, device=device)
+        # hidden -> output
+        self.fc2 = nn.Linear(hidden_dim, output_dim, dtype=dtype, device=device)
 
     def forward(self, x):
         a = self.fc1(x)  # a = x W1^T + b1
@@ -49,7 +52,7 @@ def train(model, inputs, targets, criterion, optimizer, epochs=1, batch_size=32,
     for _ in range(epochs):
         permutation = _on_device(order.permutation(n), inputs)
         for start in range(0, n, batch_size):
-            batch = permutation[start:start + batch_size]
+            batch = permutation[start : start + batch_size]
             optimizer.zero_grad()
             loss = criterion(model(inputs[batch]), targets[batch])
             loss.backward()  # autograd: dL/d every parameter
@@ -59,9 +62,9 @@ def train(model, inputs, targets, criterion, optimizer, epochs=1, batch_size=32,
 
 
 def save_weights(model, path):
-    """Write model.state_dict() to an .npz file, the format both twins read (no pickle), or to a torch
-    file (.pt, .pth: torch.save of the tensors, which this twin reads back; the scratch twin cannot,
-    since it never imports torch)."""
+    """Write model.state_dict() to an .npz file, the format both twins read (no pickle), or to a
+    torch file (.pt, .pth: torch.save of the tensors, which this twin reads back; the scratch twin
+    cannot, since it never imports torch)."""
     path = _validate.weights_path(path, torch_formats=True)
     if path.suffix == ".npz":
         np.savez(path, **{k: v.detach().cpu().numpy() for k, v in model.state_dict().items()})
@@ -79,9 +82,13 @@ def load_weights(model, path):
     else:
         state = torch.load(path, weights_only=True, map_location="cpu")
     # torch's load_state_dict copies the tensors that fit before it reports those that do not;
-    # check everything first (with the scratch twin's checker and words) so that a bad file changes nothing.
-    _validate.state_dict_fits(type(model).__name__, {k: tuple(v.shape) for k, v in model.state_dict().items()},
-                              {k: tuple(v.shape) for k, v in state.items()})
+    # check everything first (with the scratch twin's checker and words) so that a bad file changes
+    # nothing.
+    _validate.state_dict_fits(
+        type(model).__name__,
+        {k: tuple(v.shape) for k, v in model.state_dict().items()},
+        {k: tuple(v.shape) for k, v in state.items()},
+    )
     model.load_state_dict(state)
 
 

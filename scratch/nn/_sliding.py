@@ -1,7 +1,8 @@
 """Sliding windows over the last n axes of an array: the machinery convolution and pooling share.
 
-    windows(x, kernel, stride, dilation)   x (..., *spatial) -> a view (..., *out, *kernel), no copy:
-                                           window o, offset k reads x[..., o * stride + k * dilation]
+    windows(x, kernel, stride, dilation)  x (..., *spatial) -> a view (..., *out, *kernel), no copy:
+                                           window o, offset k reads x[..., o * stride + k *
+                                           dilation]
     add_windows(g, shape, ...)             its adjoint, for the backward: each window's values added
                                            back where they were read
     pad(x, pads, mode), pad_adjoint(g, pads, mode)   padding and its adjoint
@@ -10,6 +11,7 @@ The adjoint is what a backward needs: if y = windows(x), then dL/dx = add_window
 one strided slice per kernel offset (9 for a 3x3 kernel), so overlapping windows add up without
 np.add.at, which is about ten times slower.
 """
+
 import itertools
 
 from scratch._backend import array_module
@@ -24,27 +26,34 @@ def output_size(size, kernel, stride, dilation):
 
 
 def windows(x, kernel, stride, dilation, axis=None):
-    """x (..., *spatial, *rest) -> view (..., *out, *kernel, *rest); the n spatial axes start at `axis`
-    (default: the last n). out[d] = output_size(spatial[d], ...)."""
+    """x (..., *spatial, *rest) -> view (..., *out, *kernel, *rest); the n spatial axes start at
+    `axis` (default: the last n). out[d] = output_size(spatial[d], ...)."""
     n = len(kernel)
     axis = x.ndim - n if axis is None else axis
-    spatial, step = x.shape[axis:axis + n], x.strides[axis:axis + n]
+    spatial, step = x.shape[axis : axis + n], x.strides[axis : axis + n]
     out = tuple(output_size(s, k, st, d) for s, k, st, d in zip(spatial, kernel, stride, dilation))
-    shape = x.shape[:axis] + out + tuple(kernel) + x.shape[axis + n:]
-    strides = (x.strides[:axis] + tuple(s * st for s, st in zip(step, stride)) + tuple(s * d for s, d in zip(step, dilation))
-               + x.strides[axis + n:])
+    shape = x.shape[:axis] + out + tuple(kernel) + x.shape[axis + n :]
+    strides = (
+        x.strides[:axis]
+        + tuple(s * st for s, st in zip(step, stride))
+        + tuple(s * d for s, d in zip(step, dilation))
+        + x.strides[axis + n :]
+    )
     return array_module(x).lib.stride_tricks.as_strided(x, shape, strides)
 
 
 def add_windows(grad_windows, shape, kernel, stride, dilation, axis=None):
-    """The adjoint of windows.   grad_windows (..., *out, *kernel, *rest) -> `shape` = (..., *spatial, *rest)"""
+    """The adjoint of windows.
+    grad_windows (..., *out, *kernel, *rest) -> `shape` = (..., *spatial, *rest)"""
     n = len(kernel)
     axis = len(shape) - n if axis is None else axis
-    out = grad_windows.shape[axis:axis + n]
+    out = grad_windows.shape[axis : axis + n]
     lead = (slice(None),) * axis
     grad = array_module(grad_windows).zeros(shape, dtype=grad_windows.dtype)
     for offset in offsets(kernel):
-        grad[lead + read_by(offset, out, stride, dilation)] += grad_windows[lead + (slice(None),) * n + offset]
+        grad[lead + read_by(offset, out, stride, dilation)] += grad_windows[
+            lead + (slice(None),) * n + offset
+        ]
     return grad
 
 
@@ -54,8 +63,12 @@ def offsets(kernel):
 
 
 def read_by(offset, out, stride, dilation):
-    """The positions that kernel offset k reads across all windows o: o * stride + k * dilation, as slices."""
-    return tuple(slice(k * d, k * d + st * (o - 1) + 1, st) for k, d, st, o in zip(offset, dilation, stride, out))
+    """The positions that kernel offset k reads across all windows o: o * stride + k * dilation, as
+    slices."""
+    return tuple(
+        slice(k * d, k * d + st * (o - 1) + 1, st)
+        for k, d, st, o in zip(offset, dilation, stride, out)
+    )
 
 
 def pad(x, pads, mode, value=0.0):
@@ -70,24 +83,27 @@ def pad(x, pads, mode, value=0.0):
 
 
 def pad_adjoint(grad, pads, mode):
-    """The adjoint of pad: a padded array's gradient -> the unpadded one's. A padded value that copies an
-    input value (reflect, replicate, circular) sends its gradient back to it; zeros send nothing."""
+    """The adjoint of pad: a padded array's gradient -> the unpadded one's. A padded value that
+    copies an input value (reflect, replicate, circular) sends its gradient back to it; zeros send
+    nothing."""
     xp = array_module(grad)
     n = len(pads)
     for axis, (before, after) in zip(range(grad.ndim - n, grad.ndim), pads):
         size = grad.shape[axis] - before - after
 
-        def at(start, stop, step=None):
+        def at(start, stop, step=None, axis=axis):
             return (slice(None),) * axis + (slice(start, stop, step),)
 
         core = grad[at(before, before + size)]
         if mode != "zeros" and (before or after):
             core = core.copy()
             left, right = grad[at(0, before)], grad[at(before + size, None)]
-            if mode == "circular":  # left pad = the input's last `before` values, right pad = its first `after`
+            # left pad = the input's last `before` values, right pad = its first `after`
+            if mode == "circular":
                 core[at(size - before, size)] += left
                 core[at(0, after)] += right
-            elif mode == "reflect":  # left pad p reads input before - p; right pad j reads size - 2 - j
+            # left pad p reads input before - p; right pad j reads size - 2 - j
+            elif mode == "reflect":
                 core[at(1, before + 1)] += xp.flip(left, axis=axis)
                 core[at(size - 1 - after, size - 1)] += xp.flip(right, axis=axis)
             else:  # replicate: every left pad reads the first value, every right pad the last

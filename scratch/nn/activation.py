@@ -1,9 +1,11 @@
-"""Activations: ReLU, Sigmoid, Tanh, Softmax, LogSoftmax. Twins of torch.nn's, each with its backward.
+"""Activations: ReLU, Sigmoid, Tanh, Softmax, LogSoftmax. Twins of torch.nn's, each with its
+backward.
 
 Every backward takes grad_output (dL/dy, the output's shape) and returns dL/dx (the input's shape).
 Each keeps, with save_for_backward, the one array its derivative is written in: x for ReLU, the
 output y for the others (sigmoid' = y (1 - y), tanh' = 1 - y^2: no exp to recompute).
 """
+
 from scratch import _validate
 from scratch._backend import array_module
 from scratch.nn.module import Module
@@ -29,7 +31,10 @@ def tanh(input):
 
 def _implicit_dim(name, dim):
     if dim is None:
-        raise NotImplementedError(f"{name}: dim=None (torch's deprecated implicit choice of dim) is not supported: pass dim")
+        raise NotImplementedError(
+            f"{name}: dim=None (torch's deprecated implicit choice of dim) is not supported: pass "
+            "dim"
+        )
 
 
 def _cast(input, dtype):
@@ -48,7 +53,8 @@ def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
 
 
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
-    """e^x / sum(e^x) along dim, shifted by the max (the ratio is unchanged, exp cannot overflow)."""
+    """e^x / sum(e^x) along dim, shifted by the max (the ratio is unchanged, exp cannot
+    overflow)."""
     _implicit_dim("softmax", dim)
     input = _cast(input, dtype)
     if input.size == 0:  # nothing to normalise (a zero-length dim has no max): torch's empty result

@@ -1,4 +1,6 @@
-"""Sequential: modules applied in order. Twin of torch.nn.Sequential (state_dict keys '0.weight', ...)."""
+"""Sequential: modules applied in order. Twin of torch.nn.Sequential (state_dict keys '0.weight',
+...)."""
+
 from scratch.nn.module import Module
 
 
@@ -7,7 +9,10 @@ class Sequential(Module):
         super().__init__()
         for i, module in enumerate(modules):
             if not isinstance(module, Module):
-                raise TypeError(f"Sequential takes scratch.nn Modules, got {type(module).__name__} at position {i}")
+                raise TypeError(
+                    f"Sequential takes scratch.nn Modules, got {type(module).__name__} at position "
+                    f"{i}"
+                )
             setattr(self, str(i), module)
 
     def __len__(self):
@@ -25,7 +30,8 @@ class Sequential(Module):
         return input
 
     def backward(self, grad_output, *, input_grad=True):
-        """dL/d output -> dL/d input; input_grad=False lets the first module skip dL/d input (None)."""
+        """dL/d output -> dL/d input; input_grad=False lets the first module skip dL/d input
+        (None)."""
         modules = list(self)
         if not modules:  # an empty Sequential is the identity, as in torch
             return grad_output if input_grad else None

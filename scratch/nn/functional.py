@@ -16,6 +16,7 @@ silent difference. Where scratch is stricter than torch: a loss whose input and 
 differ raises instead of broadcasting ((n,) against (n, 1) would become (n, n); torch only
 warns), and class indices out of range raise a ValueError naming the offender.
 """
+
 from scratch.nn.activation import log_softmax, relu, sigmoid, softmax, tanh
 from scratch.nn.conv import conv1d, conv2d, conv3d
 from scratch.nn.linear import linear
@@ -31,7 +32,24 @@ from scratch.nn.pooling import (
 )
 
 __all__ = [
-    "avg_pool1d", "avg_pool2d", "avg_pool3d", "batch_norm", "binary_cross_entropy_with_logits",
-    "conv1d", "conv2d", "conv3d", "cross_entropy", "layer_norm", "linear", "log_softmax",
-    "max_pool1d", "max_pool2d", "max_pool3d", "mse_loss", "relu", "sigmoid", "softmax", "tanh",
+    "avg_pool1d",
+    "avg_pool2d",
+    "avg_pool3d",
+    "batch_norm",
+    "binary_cross_entropy_with_logits",
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "cross_entropy",
+    "layer_norm",
+    "linear",
+    "log_softmax",
+    "max_pool1d",
+    "max_pool2d",
+    "max_pool3d",
+    "mse_loss",
+    "relu",
+    "sigmoid",
+    "softmax",
+    "tanh",
 ]

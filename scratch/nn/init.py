@@ -4,6 +4,7 @@ torch draws from its own global generator, so the same seed gives different numb
 twins; what is the same is the *distribution*. To start both twins from identical weights, copy
 them across with state_dict (that is what the equivalence tests do).
 """
+
 import math
 
 import numpy as np
@@ -12,16 +13,27 @@ import numpy as np
 def _calculate_fan_in_and_fan_out(shape):
     """fan_in = shape[1] * receptive field, fan_out = shape[0] * receptive field (torch's rule)."""
     if len(shape) < 2:
-        raise ValueError("Fan in and fan out can not be computed for an array with fewer than 2 dimensions")
+        raise ValueError(
+            "Fan in and fan out can not be computed for an array with fewer than 2 dimensions"
+        )
     receptive_field = math.prod(shape[2:])
     return shape[1] * receptive_field, shape[0] * receptive_field
 
 
-LINEAR_FNS = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d")
+LINEAR_FNS = (
+    "linear",
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "conv_transpose3d",
+)
 
 
 def calculate_gain(nonlinearity, param=None):
-    """The gain torch uses to keep activations' variance steady (torch.nn.init.calculate_gain's table)."""
+    """The gain torch uses to keep activations' variance steady (torch.nn.init.calculate_gain's
+    table)."""
     if nonlinearity in LINEAR_FNS or nonlinearity == "sigmoid":
         return 1
     if nonlinearity == "tanh":
@@ -42,7 +54,8 @@ def calculate_gain(nonlinearity, param=None):
 
 
 def uniform_(array, a=0.0, b=1.0, generator=None):
-    """Fill `array` in place from U(a, b).   a <= b, as torch requires (NumPy would swap them silently)."""
+    """Fill `array` in place from U(a, b).
+    a <= b, as torch requires (NumPy would swap them silently)."""
     if not a <= b:
         raise ValueError(f"uniform_ expects a range [a, b) with a <= b, but found a={a} > b={b}")
     generator = np.random.default_rng() if generator is None else generator
@@ -51,10 +64,12 @@ def uniform_(array, a=0.0, b=1.0, generator=None):
 
 
 def kaiming_uniform_(array, a=0.0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
-    """Fill `array` in place from U(-bound, bound), bound = gain * sqrt(3 / fan) (He et al., 2015)."""
+    """Fill `array` in place from U(-bound, bound), bound = gain * sqrt(3 / fan) (He et al.,
+    2015)."""
     valid_modes = ["fan_in", "fan_out"]
     if mode not in valid_modes:
-        raise ValueError(f"Mode {mode} not supported, please use one of {valid_modes}")  # torch's words
+        # torch's words
+        raise ValueError(f"Mode {mode} not supported, please use one of {valid_modes}")
     fan_in, fan_out = _calculate_fan_in_and_fan_out(array.shape)
     fan = fan_in if mode == "fan_in" else fan_out
     bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / fan) if fan > 0 else 0.0

@@ -1,4 +1,6 @@
-"""Linear: y = x W^T + b. Twin of `torch.nn.Linear` (same arguments, weight (out, in), bias (out,))."""
+"""Linear: y = x W^T + b. Twin of `torch.nn.Linear` (same arguments, weight (out, in), bias
+(out,))."""
+
 import math
 
 import numpy as np
@@ -21,8 +23,8 @@ def linear(input, weight, bias=None):
 class Linear(Module):
     """input (*, in_features) -> (*, out_features).   weight (out, in) · bias (out,)
 
-    Initialised as torch does: weight by kaiming_uniform_(a=sqrt(5)), i.e. U(-1/sqrt(in), 1/sqrt(in)),
-    and bias from the same U(-1/sqrt(in), 1/sqrt(in)).
+    Initialised as torch does: weight by kaiming_uniform_(a=sqrt(5)), i.e. U(-1/sqrt(in),
+    1/sqrt(in)), and bias from the same U(-1/sqrt(in), 1/sqrt(in)).
     """
 
     def __init__(self, in_features, out_features, bias=True, *, dtype=np.float32, generator=None):
@@ -48,13 +50,15 @@ class Linear(Module):
         return linear(input, self.weight.data, data_of(self.bias))
 
     def backward(self, grad_output, *, input_grad=True):
-        """grad_output (*, out) -> grad_input (*, in); adds dL/dW (out, in) and dL/db (out,) into .grad
+        """grad_output (*, out) -> grad_input (*, in); adds dL/dW (out, in) and dL/db (out,) into
+        .grad
 
         input_grad=False skips dL/dx and returns None (a first layer's input needs no gradient).
         """
         (x,) = self.saved_tensors
         grad_output = self.grad_like(grad_output, x.shape[:-1] + (self.out_features,), x.dtype)
-        g2, x2 = grad_output.reshape(-1, self.out_features), x.reshape(-1, self.in_features)  # fold the * dims
+        # fold the * dims
+        g2, x2 = grad_output.reshape(-1, self.out_features), x.reshape(-1, self.in_features)
         # dL/dW = g^T x   (out, N) @ (N, in) -> (out, in)
         accumulate_grad(self.weight, g2.T @ x2)
         if self.bias is not None:
@@ -66,4 +70,7 @@ class Linear(Module):
         return grad_output @ self.weight.data
 
     def extra_repr(self):
-        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.bias is not None}"
+        )

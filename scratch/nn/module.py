@@ -17,6 +17,7 @@ The contract every module keeps, declared here once:
   - a gradient has the dtype of what it is the gradient of, whatever promotion happened in
     between (autograd casts back too): `grad_like` checks grad_output's shape and casts it.
 """
+
 from collections import OrderedDict
 
 import numpy as np
@@ -35,14 +36,19 @@ class Module:
 
     def __setattr__(self, name, value):
         if "_parameters" not in self.__dict__:
-            raise AttributeError(f"call super().__init__() in {type(self).__name__}.__init__ before setting attributes")
+            raise AttributeError(
+                f"call super().__init__() in {type(self).__name__}.__init__ before setting "
+                "attributes"
+            )
         if name in self._buffers and not isinstance(value, (Parameter, Module)):
-            self._buffers[name] = value  # a new value for a buffer (`self.num_batches_tracked += 1`) stays one
+            # a new value for a buffer (`self.num_batches_tracked += 1`) stays one
+            self._buffers[name] = value
             object.__setattr__(self, name, value)
             return
         registered = name in self._parameters or name in self._modules
         if not registered and not isinstance(value, (Parameter, Module)):
-            object.__setattr__(self, name, value)  # a plain attribute (a forward's cache): no bookkeeping
+            # a plain attribute (a forward's cache): no bookkeeping
+            object.__setattr__(self, name, value)
             return
         for registry in (self._parameters, self._buffers, self._modules):
             registry.pop(name, None)
@@ -53,7 +59,8 @@ class Module:
         object.__setattr__(self, name, value)
 
     def register_buffer(self, name, array):
-        """A state array that is saved in state_dict but is not a Parameter (BatchNorm's running mean)."""
+        """A state array that is saved in state_dict but is not a Parameter (BatchNorm's running
+        mean)."""
         self._buffers[name] = array
         object.__setattr__(self, name, array)
 
@@ -63,7 +70,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def backward(self, grad_output, *, input_grad=True):
-        """dL/d(output) -> dL/d(input), or None when input_grad=False; adds dL/d(param) into each p.grad."""
+        """dL/d(output) -> dL/d(input), or None when input_grad=False; adds dL/d(param) into each
+        p.grad."""
         raise NotImplementedError(f"{type(self).__name__} has no backward()")
 
     def save_for_backward(self, *arrays):
@@ -75,15 +83,25 @@ class Module:
         """What the last forward saved, as a tuple; the one error for a backward with no forward."""
         saved = self.__dict__.get("_saved_tensors")
         if saved is None:
-            raise RuntimeError(f"{type(self).__name__}.backward called before forward: call the module on an input first")
+            raise RuntimeError(
+                f"{type(self).__name__}.backward called before forward: call the module on an "
+                "input first"
+            )
         return saved
 
     def grad_like(self, grad_output, output_shape, dtype):
-        """grad_output checked against the output's shape and cast to the output's dtype (autograd casts too)."""
+        """grad_output checked against the output's shape and cast to the output's dtype (autograd
+        casts too)."""
         if not hasattr(grad_output, "shape") or tuple(grad_output.shape) != tuple(output_shape):
-            got = tuple(grad_output.shape) if hasattr(grad_output, "shape") else type(grad_output).__name__
-            raise ValueError(f"{type(self).__name__}.backward: grad_output must have the output's shape "
-                             f"{tuple(output_shape)}, got {got}")
+            got = (
+                tuple(grad_output.shape)
+                if hasattr(grad_output, "shape")
+                else type(grad_output).__name__
+            )
+            raise ValueError(
+                f"{type(self).__name__}.backward: grad_output must have the output's shape "
+                f"{tuple(output_shape)}, got {got}"
+            )
         return grad_output.astype(dtype, copy=False)
 
     def __call__(self, *args, **kwargs):
@@ -122,7 +140,8 @@ class Module:
                 p.grad[...] = 0
 
     def to(self, device):
-        """Move every parameter and buffer: 'cpu' (NumPy arrays) or 'cuda' (CuPy arrays), as torch's .to(device).
+        """Move every parameter and buffer: 'cpu' (NumPy arrays) or 'cuda' (CuPy arrays), as torch's
+        .to(device).
 
         The same handwritten forward and backward then run on the GPU: they take their array
         module from their inputs (scratch._backend.array_module).
@@ -132,6 +151,7 @@ class Module:
 
             move = cupy.asarray
         elif device == "cpu":
+
             def move(a):
                 return a.get() if array_module(a) is not np else np.asarray(a)
         else:
@@ -155,7 +175,8 @@ class Module:
     # --- saving and loading: the contract with the torch twin
 
     def state_dict(self):
-        """{torch's dotted name: a NumPy copy of the array}, parameters then buffers of each module in order.
+        """{torch's dotted name: a NumPy copy of the array}, parameters then buffers of each module
+        in order.
 
         torch returns tensors that share memory with the module; these are copies (on the host, for
         a model on the GPU), so changing one never changes the model behind your back.
@@ -176,27 +197,43 @@ class Module:
         array. Values are cast to the module's dtype, as torch's load_state_dict casts.
         """
         if not hasattr(state_dict, "keys"):
-            raise TypeError(f"state_dict must be a mapping of names to arrays, got {type(state_dict).__name__}")
+            raise TypeError(
+                f"state_dict must be a mapping of names to arrays, got {type(state_dict).__name__}"
+            )
         targets = {}
         for module_prefix, module in self.named_modules():
             for name in list(module._parameters) + list(module._buffers):
                 targets[f"{module_prefix}.{name}" if module_prefix else name] = (module, name)
-        current = {key: module._parameters[name].data if name in module._parameters else module._buffers[name]
-                   for key, (module, name) in targets.items()}
-        given = {key: _as_array(key, state_dict[key], array_module(current[key])) for key in current if key in state_dict}
+        current = {
+            key: module._parameters[name].data
+            if name in module._parameters
+            else module._buffers[name]
+            for key, (module, name) in targets.items()
+        }
+        given = {
+            key: _as_array(key, state_dict[key], array_module(current[key]))
+            for key in current
+            if key in state_dict
+        }
         for key, value in given.items():
             _check_castable(key, value, current[key])
         missing, unexpected = _validate.state_dict_fits(
-            type(self).__name__, {k: v.shape for k, v in current.items()},
-            {k: given[k].shape if k in given else None for k in state_dict}, strict)
+            type(self).__name__,
+            {k: v.shape for k, v in current.items()},
+            {k: given[k].shape if k in given else None for k in state_dict},
+            strict,
+        )
         for key, value in given.items():  # only now, with every check passed, change the model
             current[key][...] = value
         return missing, unexpected
 
     def __repr__(self):
-        """torch's layout: Name(extra) for a leaf; otherwise one line each for extra and each child, indented."""
+        """torch's layout: Name(extra) for a leaf; otherwise one line each for extra and each child,
+        indented."""
         extra = self.extra_repr().split("\n") if self.extra_repr() else []
-        children = [f"({name}): " + repr(m).replace("\n", "\n  ") for name, m in self._modules.items()]
+        children = [
+            f"({name}): " + repr(m).replace("\n", "\n  ") for name, m in self._modules.items()
+        ]
         if len(extra) == 1 and not children:
             return f"{type(self).__name__}({extra[0]})"
         if not extra and not children:
@@ -212,12 +249,15 @@ def _numpy_copy(array):
 
 
 def _as_array(key, value, xp):
-    if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor, maybe on a GPU or requiring grad
+    # a torch tensor, maybe on a GPU or requiring grad
+    if hasattr(value, "detach") and hasattr(value, "cpu"):
         value = value.detach().cpu().numpy()
     try:
         array = xp.asarray(value)
     except Exception as exc:
-        raise TypeError(f"state_dict[{key!r}] must be array-like, got {type(value).__name__}: {exc}") from None
+        raise TypeError(
+            f"state_dict[{key!r}] must be array-like, got {type(value).__name__}: {exc}"
+        ) from None
     kind = np.dtype(array.dtype).kind
     if kind not in "fiub":
         raise TypeError(f"state_dict[{key!r}] must hold real numbers, got dtype {array.dtype}")
@@ -227,5 +267,11 @@ def _as_array(key, value, xp):
 def _check_castable(key, value, current):
     """Values are cast to the module's dtype, as torch casts; a count (an integer buffer such as
     num_batches_tracked) must then receive whole numbers, not have them truncated without a word."""
-    if np.dtype(current.dtype).kind in "iu" and np.dtype(value.dtype).kind == "f" and not bool((value == value.round()).all()):
-        raise TypeError(f"state_dict[{key!r}] must hold integers (the buffer is {current.dtype}), got {value!r}")
+    if (
+        np.dtype(current.dtype).kind in "iu"
+        and np.dtype(value.dtype).kind == "f"
+        and not bool((value == value.round()).all())
+    ):
+        raise TypeError(
+            f"state_dict[{key!r}] must hold integers (the buffer is {current.dtype}), got {value!r}"
+        )

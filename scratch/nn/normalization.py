@@ -11,7 +11,8 @@ number of values averaged); the running variance is updated with the unbiased on
 torch does. Both are two-pass (the mean first, then the mean of squared deviations), so an input
 of 1e6 plus small noise keeps its noise.
 
-The backward, for the axes a statistic was taken over (m values), with g_hat = dL/dx_hat = g * weight:
+The backward, for the axes a statistic was taken over (m values), with g_hat = dL/dx_hat = g *
+weight:
 
     dL/dx = (g_hat - mean(g_hat) - x_hat * mean(g_hat * x_hat)) / sqrt(var + eps)
 
@@ -19,6 +20,7 @@ The two subtracted means are the gradient's paths through the mean and through t
 (derivation below, in _BatchNorm.backward). In eval mode, with the running statistics, mean and var
 are constants and y is an affine map of x: dL/dx = g_hat / sqrt(running_var + eps).
 """
+
 import numbers
 
 import numpy as np
@@ -29,27 +31,51 @@ from scratch.nn.module import Module
 from scratch.nn.parameter import Parameter, accumulate_grad, data_of
 
 
-def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
-    """Normalise each channel.   input (N, C, *) · running_mean, running_var (C,) or None · weight, bias (C,)
+def batch_norm(
+    input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5
+):
+    """Normalise each channel.
+    input (N, C, *) · running_mean, running_var (C,) or None · weight, bias (C,)
 
     training (or no running statistics): the batch's mean and biased variance per channel, and the
     running ones, if given, move towards them in place: r <- momentum * batch + (1 - momentum) * r,
-    with the unbiased variance (torch's update, in its order of operations). Otherwise the running ones.
+    with the unbiased variance (torch's update, in its order of operations). Otherwise the running
+    ones.
     """
     _validate.array("batch_norm", "input", input)
     if input.ndim < 2:
         raise ValueError(f"batch_norm expects input of shape (N, C, *), got {tuple(input.shape)}")
-    for name, a in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
-        if a is not None and tuple(_validate.array("batch_norm", name, a).shape) != (input.shape[1],):
-            raise ValueError(f"batch_norm: {name} must have shape ({input.shape[1]},), one per channel, got {tuple(a.shape)}")
+    for name, a in (
+        ("running_mean", running_mean),
+        ("running_var", running_var),
+        ("weight", weight),
+        ("bias", bias),
+    ):
+        if a is not None and tuple(_validate.array("batch_norm", name, a).shape) != (
+            input.shape[1],
+        ):
+            raise ValueError(
+                f"batch_norm: {name} must have shape ({input.shape[1]},), one per channel, got "
+                f"{tuple(a.shape)}"
+            )
     if (running_mean is None) != (running_var is None):
         raise ValueError("batch_norm: pass both running_mean and running_var, or neither")
     use_batch = training or running_mean is None
-    return _batch_norm(input, running_mean, running_var, weight, bias, use_batch, momentum if training else 0.0, eps)[0]
+    return _batch_norm(
+        input,
+        running_mean,
+        running_var,
+        weight,
+        bias,
+        use_batch,
+        momentum if training else 0.0,
+        eps,
+    )[0]
 
 
 def _batch_norm(input, running_mean, running_var, weight, bias, use_batch, factor, eps):
-    """(y, x_hat, inv_std): the output and what the backward needs; the running statistics move by `factor`."""
+    """(y, x_hat, inv_std): the output and what the backward needs; the running statistics move by
+    `factor`."""
     xp = array_module(input)
     axes = (0,) + tuple(range(2, input.ndim))  # every axis but the channels'
     per_channel = (1, -1) + (1,) * (input.ndim - 2)
@@ -58,11 +84,15 @@ def _batch_norm(input, running_mean, running_var, weight, bias, use_batch, facto
     if use_batch:
         mean = input.mean(axis=axes, keepdims=True)
         centred = input - mean
-        var = (centred * centred).mean(axis=axes, keepdims=True)  # two-pass: the noise on a large offset survives
+        # two-pass: the noise on a large offset survives
+        var = (centred * centred).mean(axis=axes, keepdims=True)
         if running_mean is not None and factor:
             m = input.size // input.shape[1]
             running_mean[...] = factor * mean.reshape(-1) + (1 - factor) * running_mean
-            running_var[...] = factor * (var.reshape(-1) * (m / (m - 1))) + (1 - factor) * running_var  # unbiased
+            # unbiased
+            running_var[...] = (
+                factor * (var.reshape(-1) * (m / (m - 1))) + (1 - factor) * running_var
+            )
     else:
         centred = input - running_mean.reshape(per_channel)
         var = running_var.reshape(per_channel)
@@ -73,15 +103,29 @@ def _batch_norm(input, running_mean, running_var, weight, bias, use_batch, facto
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
-    """Normalise each sample over its last len(normalized_shape) dimensions.   input (*, *normalized_shape)"""
+    """Normalise each sample over its last len(normalized_shape) dimensions.
+    input (*, *normalized_shape)"""
     _validate.array("layer_norm", "input", input)
-    normalized_shape = tuple(normalized_shape) if not isinstance(normalized_shape, int) else (normalized_shape,)
-    if tuple(input.shape[input.ndim - len(normalized_shape):]) != normalized_shape or input.ndim < len(normalized_shape):
-        raise ValueError(f"Given normalized_shape={list(normalized_shape)}, expected input with shape "
-                         f"[*, {', '.join(map(str, normalized_shape))}], but got input of size {tuple(input.shape)}")
+    normalized_shape = (
+        tuple(normalized_shape) if not isinstance(normalized_shape, int) else (normalized_shape,)
+    )
+    if tuple(
+        input.shape[input.ndim - len(normalized_shape) :]
+    ) != normalized_shape or input.ndim < len(normalized_shape):
+        raise ValueError(
+            f"Given normalized_shape={list(normalized_shape)}, expected input with shape "
+            f"[*, {', '.join(map(str, normalized_shape))}], but got input of size "
+            f"{tuple(input.shape)}"
+        )
     for name, a in (("weight", weight), ("bias", bias)):
-        if a is not None and tuple(_validate.array("layer_norm", name, a).shape) != normalized_shape:
-            raise ValueError(f"layer_norm: {name} must have normalized_shape {normalized_shape}, got {tuple(a.shape)}")
+        if (
+            a is not None
+            and tuple(_validate.array("layer_norm", name, a).shape) != normalized_shape
+        ):
+            raise ValueError(
+                f"layer_norm: {name} must have normalized_shape {normalized_shape}, got "
+                f"{tuple(a.shape)}"
+            )
     return _layer_norm(input, normalized_shape, weight, bias, eps)[0]
 
 
@@ -102,17 +146,32 @@ class _BatchNorm(Module):
 
     _ranks = ()  # the input ranks torch accepts for the class
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, *,
-                 bias=True, dtype=np.float32):
+    def __init__(
+        self,
+        num_features,
+        eps=1e-5,
+        momentum=0.1,
+        affine=True,
+        track_running_stats=True,
+        *,
+        bias=True,
+        dtype=np.float32,
+    ):
         super().__init__()
         self.num_features = _validate.integer("num_features", num_features, low=1)
         self.eps = _validate.real_number("eps", eps, low=0.0, low_open=True)
-        self.momentum = None if momentum is None else _validate.real_number("momentum", momentum, low=0.0, high=1.0)
+        self.momentum = (
+            None
+            if momentum is None
+            else _validate.real_number("momentum", momentum, low=0.0, high=1.0)
+        )
         self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
         dtype = _validate.float_dtype(dtype)
         self.dtype = dtype
-        self.weight = Parameter(np.ones(num_features, dtype=dtype)) if self.affine else None  # gamma, torch's init
-        self.bias = Parameter(np.zeros(num_features, dtype=dtype)) if self.affine and bias else None  # beta
+        # gamma, torch's init
+        self.weight = Parameter(np.ones(num_features, dtype=dtype)) if self.affine else None
+        # beta
+        self.bias = Parameter(np.zeros(num_features, dtype=dtype)) if self.affine and bias else None
         if self.track_running_stats:
             self.register_buffer("running_mean", np.zeros(num_features, dtype=dtype))
             self.register_buffer("running_var", np.ones(num_features, dtype=dtype))
@@ -129,59 +188,88 @@ class _BatchNorm(Module):
     def forward(self, input):
         """input (N, C, *) -> (N, C, *), normalised per channel C"""
         self._check_input(input)
-        factor = 0.0  # how far this batch moves the running averages (torch's exponential_average_factor)
+        # how far this batch moves the running averages (torch's exponential_average_factor)
+        factor = 0.0
         if self.training and self.track_running_stats:
             self.num_batches_tracked += 1
-            factor = 1.0 / int(self.num_batches_tracked) if self.momentum is None else self.momentum  # None: the plain mean
-        batch_stats = self.training or not self.track_running_stats  # eval without running stats: the batch's
-        y, x_hat, inv_std = _batch_norm(input, self.running_mean, self.running_var, data_of(self.weight),
-                                          data_of(self.bias), batch_stats, factor, self.eps)
+            # None: the plain mean
+            factor = 1.0 / int(self.num_batches_tracked) if self.momentum is None else self.momentum
+        # eval without running stats: the batch's
+        batch_stats = self.training or not self.track_running_stats
+        y, x_hat, inv_std = _batch_norm(
+            input,
+            self.running_mean,
+            self.running_var,
+            data_of(self.weight),
+            data_of(self.bias),
+            batch_stats,
+            factor,
+            self.eps,
+        )
         self.save_for_backward(x_hat, inv_std, batch_stats)
         return y
 
     def backward(self, grad_output, *, input_grad=True):
-        """grad_output (N, C, *) -> grad_input (N, C, *); adds dL/dweight (C,) and dL/dbias (C,) into .grad"""
+        """grad_output (N, C, *) -> grad_input (N, C, *); adds dL/dweight (C,) and dL/dbias (C,)
+        into .grad"""
         x_hat, inv_std, batch_stats = self.saved_tensors
         g = self.grad_like(grad_output, x_hat.shape, x_hat.dtype)
         axes = _channel_axes(x_hat.ndim)  # every axis but the channels'
         if self.weight is not None:
-            # y = weight * x_hat + bias  =>  dL/dweight = sum g x_hat,  dL/dbias = sum g   (over axes) -> (C,)
+            # y = weight * x_hat + bias  =>  dL/dweight = sum g x_hat,  dL/dbias = sum g   (over
+            # axes) -> (C,)
             accumulate_grad(self.weight, (g * x_hat).sum(axis=axes))
         if self.bias is not None:
             accumulate_grad(self.bias, g.sum(axis=axes))
         if not input_grad:
             return None
-        g_hat = g * _per_channel(self.weight.data, x_hat.ndim) if self.weight is not None else g  # dL/dx_hat
+        # dL/dx_hat
+        g_hat = g * _per_channel(self.weight.data, x_hat.ndim) if self.weight is not None else g
         if not batch_stats or x_hat.size == 0:
             # running statistics are constants: x_hat = (x - mean) * inv_std is affine in x
             # (an empty batch has nothing to average: its gradient is empty too)
             return g_hat * inv_std
-        # x_hat = (x - mu) s, s = (var + eps)^-1/2, with mu = mean(x), var = mean((x - mu)^2) over m values:
+        # x_hat = (x - mu) s, s = (var + eps)^-1/2, with mu = mean(x), var = mean((x - mu)^2) over m
+        # values:
         #   dx_hat_j/dx_i = s (delta_ij - 1/m) - x_hat_j x_hat_i s / m
         # (the first term through x and mu, the second through var), so summing g_hat_j over j:
         #   dL/dx_i = s (g_hat_i - mean(g_hat) - x_hat_i mean(g_hat x_hat))
-        return inv_std * (g_hat - g_hat.mean(axis=axes, keepdims=True)
-                          - x_hat * (g_hat * x_hat).mean(axis=axes, keepdims=True))
+        return inv_std * (
+            g_hat
+            - g_hat.mean(axis=axes, keepdims=True)
+            - x_hat * (g_hat * x_hat).mean(axis=axes, keepdims=True)
+        )
 
     def _check_input(self, input):
-        """torch's rank check in torch's words, then the channels, the dtype, and training's need for two values."""
+        """torch's rank check in torch's words, then the channels, the dtype, and training's need
+        for two values."""
         name = type(self).__name__
         _validate.array(name, "input", input)
         if input.ndim not in self._ranks:
             ranks = " or ".join(f"{r}D" for r in self._ranks)
             raise ValueError(f"{name}: expected {ranks} input (got {input.ndim}D input)")
         if input.shape[1] != self.num_features:
-            raise ValueError(f"{name} expected input with {self.num_features} channels (num_features) at dim 1, "
-                             f"got shape {tuple(input.shape)}")
+            raise ValueError(
+                f"{name} expected input with {self.num_features} channels (num_features) at dim 1, "
+                f"got shape {tuple(input.shape)}"
+            )
         if input.dtype != self.dtype:
-            raise TypeError(f"{name} expected input of dtype {self.dtype} (its own), got {input.dtype}: pass "
-                            f"input.astype(np.{self.dtype}), or build it with dtype=np.{input.dtype}")
-        if self.training and input.size // input.shape[1] == 1:  # a variance of one value is 0/0 for the unbiased one
-            raise ValueError(f"Expected more than 1 value per channel when training, got input size {tuple(input.shape)}")
+            raise TypeError(
+                f"{name} expected input of dtype {self.dtype} (its own), got {input.dtype}: pass "
+                f"input.astype(np.{self.dtype}), or build it with dtype=np.{input.dtype}"
+            )
+        # a variance of one value is 0/0 for the unbiased one
+        if self.training and input.size // input.shape[1] == 1:
+            raise ValueError(
+                "Expected more than 1 value per channel when training, got input size "
+                f"{tuple(input.shape)}"
+            )
 
     def extra_repr(self):
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+            f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}"
+        )
 
 
 class BatchNorm1d(_BatchNorm):
@@ -203,16 +291,21 @@ class BatchNorm3d(_BatchNorm):
 
 
 class LayerNorm(Module):
-    """input (*, *normalized_shape) -> the same shape, normalised per sample over the last dimensions.
+    """input (*, *normalized_shape) -> the same shape, normalised per sample over the last
+    dimensions.
 
     weight, bias: normalized_shape (ones and zeros, torch's init); bias=False leaves the shift out.
     """
 
-    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, *, dtype=np.float32):
+    def __init__(
+        self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, *, dtype=np.float32
+    ):
         super().__init__()
         if isinstance(normalized_shape, numbers.Integral):
             normalized_shape = (normalized_shape,)
-        self.normalized_shape = tuple(_validate.integer("normalized_shape", n, low=1) for n in normalized_shape)
+        self.normalized_shape = tuple(
+            _validate.integer("normalized_shape", n, low=1) for n in normalized_shape
+        )
         if not self.normalized_shape:
             raise ValueError("normalized_shape must name at least one dimension, got ()")
         self.eps = _validate.real_number("eps", eps, low=0.0, low_open=True)
@@ -220,39 +313,54 @@ class LayerNorm(Module):
         self.dtype = _validate.float_dtype(dtype)
         if self.elementwise_affine:
             self.weight = Parameter(np.ones(self.normalized_shape, dtype=self.dtype))
-            self.bias = Parameter(np.zeros(self.normalized_shape, dtype=self.dtype)) if bias else None
+            self.bias = (
+                Parameter(np.zeros(self.normalized_shape, dtype=self.dtype)) if bias else None
+            )
         else:
             self.weight = self.bias = None
 
     def forward(self, input):
         """input (*, *normalized_shape) -> the same shape"""
         _validate.layer_input("LayerNorm", input, self.normalized_shape, self.dtype)
-        y, x_hat, inv_std = _layer_norm(input, self.normalized_shape, data_of(self.weight), data_of(self.bias), self.eps)
+        y, x_hat, inv_std = _layer_norm(
+            input, self.normalized_shape, data_of(self.weight), data_of(self.bias), self.eps
+        )
         self.save_for_backward(x_hat, inv_std)
         return y
 
     def backward(self, grad_output, *, input_grad=True):
-        """grad_output (*, *normalized_shape) -> grad_input, the same shape; adds dL/dweight, dL/dbias (normalized_shape)"""
+        """grad_output (*, *normalized_shape) -> grad_input, the same shape; adds dL/dweight,
+        dL/dbias (normalized_shape)"""
         x_hat, inv_std = self.saved_tensors
         g = self.grad_like(grad_output, x_hat.shape, x_hat.dtype)
         k = len(self.normalized_shape)
-        batch_axes, norm_axes = tuple(range(x_hat.ndim - k)), tuple(range(x_hat.ndim - k, x_hat.ndim))
+        batch_axes, norm_axes = (
+            tuple(range(x_hat.ndim - k)),
+            tuple(range(x_hat.ndim - k, x_hat.ndim)),
+        )
         if self.weight is not None:
-            # y = weight * x_hat + bias  =>  dL/dweight = sum over the batch of g x_hat,  dL/dbias = sum g
+            # y = weight * x_hat + bias  =>  dL/dweight = sum over the batch of g x_hat,  dL/dbias =
+            # sum g
             accumulate_grad(self.weight, (g * x_hat).sum(axis=batch_axes))
         if self.bias is not None:
             accumulate_grad(self.bias, g.sum(axis=batch_axes))
         if not input_grad:
             return None
         g_hat = g * self.weight.data if self.weight is not None else g  # dL/dx_hat
-        # the same derivation as batch norm's, over each sample's normalised axes (see the module docstring)
-        return inv_std * (g_hat - g_hat.mean(axis=norm_axes, keepdims=True)
-                          - x_hat * (g_hat * x_hat).mean(axis=norm_axes, keepdims=True))
+        # the same derivation as batch norm's, over each sample's normalised axes (see the module
+        # docstring)
+        return inv_std * (
+            g_hat
+            - g_hat.mean(axis=norm_axes, keepdims=True)
+            - x_hat * (g_hat * x_hat).mean(axis=norm_axes, keepdims=True)
+        )
 
     def extra_repr(self):
-        return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
-                f"bias={self.bias is not None}")
-
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, "
+            f"elementwise_affine={self.elementwise_affine}, "
+            f"bias={self.bias is not None}"
+        )
 
 
 def _channel_axes(ndim):

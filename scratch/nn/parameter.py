@@ -3,6 +3,7 @@
 Twin of `torch.nn.Parameter`. `.data` holds the values; `.grad` is None until a backward pass
 fills it, and backward passes *add* into it (as autograd does) until `zero_grad()`.
 """
+
 import numpy as np
 
 from scratch._backend import array_module
@@ -14,7 +15,8 @@ class Parameter:
     def __init__(self, data, requires_grad=True):
         xp = array_module(data)
         data = xp.asarray(data)
-        if not np.issubdtype(data.dtype, np.floating):  # dtypes are NumPy dtypes for CuPy arrays too
+        # dtypes are NumPy dtypes for CuPy arrays too
+        if not np.issubdtype(data.dtype, np.floating):
             # torch: "Only Tensors of floating point dtype can require gradients"
             raise TypeError(f"Parameter data must be floating point, got dtype {data.dtype}")
         self.data = data

@@ -6,20 +6,21 @@ One step of each, for input x and previous state h (and c), with torch's gate or
 
     RNN   h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)            (or relu)
     LSTM  i, f, g, o = split(x W_ih^T + b_ih + h W_hh^T + b_hh)   i, f, o sigmoid; g tanh
-          c' = f * c + i * g,    h' = o * tanh(c')                (proj_size: h' = (o * tanh(c')) W_hr^T)
+          c' = f * c + i * g,    h' = o * tanh(c')       (proj_size: h' = (o * tanh(c')) W_hr^T)
     GRU   r, z = sigmoid(split(x W_ih^T + b_ih + h W_hh^T + b_hh)[:2])
-          n = tanh(x W_in^T + b_in + r * (h W_hn^T + b_hn))       (b_hn inside the r *, as torch has it)
+          n = tanh(x W_in^T + b_in + r * (h W_hn^T + b_hn))   (b_hn inside the r *, as torch)
           h' = (1 - z) * n + z * h
 
 The input's projection x W_ih^T + b_ih is one matrix product for every time step at once; each step
-then adds h W_hh^T + b_hh, one product for all its gates. The backward walks the sequence in reverse,
-each gate's derivative on the line that uses it, and stacks every step's gate gradients so that
-dL/dW_ih, dL/dW_hh and dL/dx are again one product each. A reverse direction (bidirectional) is the
-same computation on the sequence flipped in time.
+then adds h W_hh^T + b_hh, one product for all its gates. The backward walks the sequence in
+reverse, each gate's derivative on the line that uses it, and stacks every step's gate gradients so
+that dL/dW_ih, dL/dW_hh and dL/dx are again one product each. A reverse direction (bidirectional) is
+the same computation on the sequence flipped in time.
 
 Ragged batches: torch's PackedSequence has no NumPy twin. Pad the sequences to one length and mask
 the loss (or read each sequence's output at its own last step) instead.
 """
+
 import math
 import warnings
 
@@ -27,8 +28,8 @@ import numpy as np
 
 from scratch import _validate
 from scratch._backend import array_module, sum_rows
-from scratch.nn.activation import sigmoid
 from scratch.nn import init
+from scratch.nn.activation import sigmoid
 from scratch.nn.module import Module
 from scratch.nn.parameter import Parameter, accumulate_grad, data_of
 
@@ -70,10 +71,10 @@ def lstm_cell(gi, h, c, w_hh, b_hh, w_hr=None):
     xp = array_module(gi)
     H = c.shape[1]
     gates = gi + _project(h, w_hh, b_hh)
-    i = sigmoid(gates[:, 0 * H:1 * H])
-    f = sigmoid(gates[:, 1 * H:2 * H])
-    g_cell = xp.tanh(gates[:, 2 * H:3 * H])  # the candidate cell value
-    o = sigmoid(gates[:, 3 * H:4 * H])
+    i = sigmoid(gates[:, 0 * H : 1 * H])
+    f = sigmoid(gates[:, 1 * H : 2 * H])
+    g_cell = xp.tanh(gates[:, 2 * H : 3 * H])  # the candidate cell value
+    o = sigmoid(gates[:, 3 * H : 4 * H])
     c_next = f * c + i * g_cell
     tanh_c = xp.tanh(c_next)
     h_tilde = o * tanh_c
@@ -112,10 +113,10 @@ def gru_cell(gi, h, w_hh, b_hh):
     xp = array_module(gi)
     H = h.shape[1]
     gh = _project(h, w_hh, b_hh)
-    r = sigmoid(gi[:, 0 * H:1 * H] + gh[:, 0 * H:1 * H])
-    z = sigmoid(gi[:, 1 * H:2 * H] + gh[:, 1 * H:2 * H])
-    gh_n = gh[:, 2 * H:3 * H]
-    n = xp.tanh(gi[:, 2 * H:3 * H] + r * gh_n)
+    r = sigmoid(gi[:, 0 * H : 1 * H] + gh[:, 0 * H : 1 * H])
+    z = sigmoid(gi[:, 1 * H : 2 * H] + gh[:, 1 * H : 2 * H])
+    gh_n = gh[:, 2 * H : 3 * H]
+    n = xp.tanh(gi[:, 2 * H : 3 * H] + r * gh_n)
     h_next = (1 - z) * n + z * h
     return h_next, (h, r, z, n, gh_n)
 
@@ -165,8 +166,9 @@ def _layer_forward(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr):
     return xp.stack(hs[1:]), h, c, (x, hs, saved)
 
 
-def _layer_backward(mode, cache, grad_out, grad_h, grad_c, w_ih, w_hh, w_hr, input_grad=True,
-                    state_grad=True):
+def _layer_backward(
+    mode, cache, grad_out, grad_h, grad_c, w_ih, w_hh, w_hr, input_grad=True, state_grad=True
+):
     """Backpropagation through time for one layer and direction.
 
     grad_out (L, N, H_out): dL/d each step's output; grad_h, grad_c: dL/dh_n, dL/dc_n (or None).
@@ -221,13 +223,16 @@ def _check_state(owner, what, state, shape, batched, dtype, axis):
     `shape` (without its batch axis `axis` when unbatched) and of the weights' dtype. Returns it
     with the batch axis."""
     _validate.array(owner, what, state)
-    expected = shape if batched else shape[:axis] + shape[axis + 1:]
+    expected = shape if batched else shape[:axis] + shape[axis + 1 :]
     if tuple(state.shape) != expected:
-        raise ValueError(f"{owner}: Expected hidden size {expected} for {what}, "
-                         f"got {tuple(state.shape)}")
+        raise ValueError(
+            f"{owner}: Expected hidden size {expected} for {what}, got {tuple(state.shape)}"
+        )
     if state.dtype != dtype:
-        raise TypeError(f"{owner} expected {what} of dtype {dtype} (its weights'), got "
-                        f"{state.dtype}: pass {what}.astype(np.{dtype})")
+        raise TypeError(
+            f"{owner} expected {what} of dtype {dtype} (its weights'), got "
+            f"{state.dtype}: pass {what}.astype(np.{dtype})"
+        )
     if batched:
         return state
     return state[None] if axis == 0 else state[:, None]
@@ -237,10 +242,25 @@ def _check_state(owner, what, state, shape, batched, dtype, axis):
 
 
 class _RNNBase(Module):
-    """RNN, LSTM and GRU: the layers, directions, batch_first, dropout and the (h, c) bookkeeping."""
+    """RNN, LSTM and GRU: the layers, directions, batch_first, dropout and the (h, c)
+    bookkeeping."""
 
-    def __init__(self, mode, input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, proj_size, *,
-                 dtype, generator):  # every argument from the public classes, which hold torch's defaults
+    def __init__(
+        self,
+        mode,
+        input_size,
+        hidden_size,
+        num_layers,
+        bias,
+        batch_first,
+        dropout,
+        bidirectional,
+        proj_size,
+        *,
+        # every argument from the public classes, which hold torch's defaults
+        dtype,
+        generator,
+    ):
         super().__init__()
         self.mode = mode
         self.input_size = _validate.integer("input_size", input_size, low=1)
@@ -249,17 +269,35 @@ class _RNNBase(Module):
         self.proj_size = _validate.integer("proj_size", proj_size, low=0)
         if self.proj_size >= self.hidden_size:
             raise ValueError("proj_size has to be smaller than hidden_size")
-        if not (isinstance(dropout, (int, float)) and not isinstance(dropout, bool) and 0 <= dropout <= 1):
-            raise ValueError("dropout should be a number in range [0, 1] representing the probability of an element being zeroed")
+        if not (
+            isinstance(dropout, (int, float))
+            and not isinstance(dropout, bool)
+            and 0 <= dropout <= 1
+        ):
+            raise ValueError(
+                "dropout should be a number in range [0, 1] representing the probability of an "
+                "element being zeroed"
+            )
         if dropout > 0 and num_layers == 1:  # torch's warning, word for word
-            warnings.warn("dropout option adds dropout after all but last recurrent layer, so non-zero dropout expects "
-                          f"num_layers greater than 1, but got dropout={dropout} and num_layers={num_layers}")
-        self.bias, self.batch_first, self.dropout, self.bidirectional = bool(bias), bool(batch_first), float(dropout), bool(bidirectional)
-        self.generator = np.random.default_rng() if generator is None else generator  # draws the dropout masks
+            warnings.warn(
+                "dropout option adds dropout after all but last recurrent layer, so non-zero "
+                "dropout expects num_layers greater than 1, but got "
+                f"dropout={dropout} and num_layers={num_layers}",
+                stacklevel=3,
+            )
+        self.bias, self.batch_first, self.dropout, self.bidirectional = (
+            bool(bias),
+            bool(batch_first),
+            float(dropout),
+            bool(bidirectional),
+        )
+        # draws the dropout masks
+        self.generator = np.random.default_rng() if generator is None else generator
         dtype = _validate.float_dtype(dtype)
         gates, directions = GATES[mode] * hidden_size, 2 if bidirectional else 1
         h_out = self.proj_size or hidden_size
-        bound = 1 / math.sqrt(hidden_size)  # torch's init: every parameter ~ U(-1/sqrt(hidden), 1/sqrt(hidden))
+        # torch's init: every parameter ~ U(-1/sqrt(hidden), 1/sqrt(hidden))
+        bound = 1 / math.sqrt(hidden_size)
         for layer in range(num_layers):
             layer_input = input_size if layer == 0 else h_out * directions
             for suffix in ("", "_reverse")[:directions]:
@@ -275,12 +313,16 @@ class _RNNBase(Module):
 
     def _params(self, layer, suffix):
         get = lambda name: getattr(self, f"{name}_l{layer}{suffix}", None)  # noqa: E731
-        return [data_of(get(name)) for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")]
+        return [
+            data_of(get(name))
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
+        ]
 
     def forward(self, input, hx=None):
         """input (L, N, H_in), or (N, L, H_in) with batch_first, or unbatched (L, H_in);
-        hx: h0 (D * num_layers, N, H_out) (LSTM: (h0, c0), c0 (D * num_layers, N, H)) or None for zeros.
-        Returns (output (L, N, D * H_out), h_n) — LSTM: (output, (h_n, c_n)) — in the input's layout."""
+        hx: h0 (D * num_layers, N, H_out) (LSTM: (h0, c0), c0 (D * num_layers, N, H)) or None for
+        zeros. Returns (output (L, N, D * H_out), h_n) — LSTM: (output, (h_n, c_n)) — in the input's
+        layout."""
         xp = array_module(input)
         x, h0, c0, batched = self._check_input(input, hx)
         D, H_out = 2 if self.bidirectional else 1, self.proj_size or self.hidden_size
@@ -292,19 +334,30 @@ class _RNNBase(Module):
         caches, masks, h_n, c_n = [], [], [], []
         layer_input = x
         for layer in range(self.num_layers):
-            if layer > 0 and self.dropout > 0 and self.training:  # between layers, never after the last
+            # between layers, never after the last
+            if layer > 0 and self.dropout > 0 and self.training:
                 keep = xp.asarray(self.generator.random(layer_input.shape) >= self.dropout)
                 # the kept values scaled by 1 / (1 - p), so each value's expectation is unchanged
-                masks.append((keep / (1 - self.dropout) if self.dropout < 1 else keep * 0.0).astype(layer_input.dtype))
+                masks.append(
+                    (keep / (1 - self.dropout) if self.dropout < 1 else keep * 0.0).astype(
+                        layer_input.dtype
+                    )
+                )
                 layer_input = layer_input * masks[-1]
             else:
                 masks.append(None)
             outs = []
             for d, suffix in enumerate(("", "_reverse")[:D]):
                 k = layer * D + d
-                seq = layer_input if d == 0 else layer_input[::-1]  # reverse: the same steps, time flipped
-                out, h, c, cache = _layer_forward(self.mode, seq, h0[k], None if c0 is None else c0[k],
-                                                  *self._params(layer, suffix))
+                # reverse: the same steps, time flipped
+                seq = layer_input if d == 0 else layer_input[::-1]
+                out, h, c, cache = _layer_forward(
+                    self.mode,
+                    seq,
+                    h0[k],
+                    None if c0 is None else c0[k],
+                    *self._params(layer, suffix),
+                )
                 outs.append(out if d == 0 else out[::-1])
                 caches.append(cache)
                 h_n.append(h)
@@ -322,34 +375,52 @@ class _RNNBase(Module):
         return output, h_n
 
     def backward(self, grad_output, *, input_grad=True):
-        """grad_output = (dL/doutput, dL/dh_n) — LSTM: (dL/doutput, (dL/dh_n, dL/dc_n)) — each None for no
-        gradient, shaped as forward returned them. Returns (dL/dinput, dL/dh0) — LSTM: (dL/dinput,
-        (dL/dh0, dL/dc0)) — with None for an hx that forward was not given; adds every parameter's gradient."""
+        """grad_output = (dL/doutput, dL/dh_n) — LSTM: (dL/doutput, (dL/dh_n, dL/dc_n)) — each None
+        for no gradient, shaped as forward returned them. Returns (dL/dinput, dL/dh0) — LSTM:
+        (dL/dinput, (dL/dh0, dL/dc0)) — with None for an hx that forward was not given; adds every
+        parameter's gradient."""
         caches, masks, batched, had_hx, x_shape = self.saved_tensors
         xp = array_module(caches[0][0])
         D, H_out = 2 if self.bidirectional else 1, self.proj_size or self.hidden_size
         L, N = x_shape[:2]
-        g_out, g_h, g_c = self._unpack_grads(grad_output, batched, L, N, D, H_out, xp, caches[0][0].dtype)
+        g_out, g_h, g_c = self._unpack_grads(
+            grad_output, batched, L, N, D, H_out, xp, caches[0][0].dtype
+        )
         dh0, dc0 = [None] * (self.num_layers * D), [None] * (self.num_layers * D)
         for layer in reversed(range(self.num_layers)):
             d_input = 0
             for d, suffix in enumerate(("", "_reverse")[:D]):
                 k = layer * D + d
                 w_ih, w_hh, _, _, w_hr = self._params(layer, suffix)
-                g = g_out[..., d * H_out:(d + 1) * H_out]
+                g = g_out[..., d * H_out : (d + 1) * H_out]
                 need_dx = input_grad or layer > 0
-                dx, dh0[k], dc0[k], grads = _layer_backward(self.mode, caches[k], g if d == 0 else g[::-1],
-                                                            None if g_h is None else g_h[k], None if g_c is None else g_c[k],
-                                                            w_ih, w_hh, w_hr, need_dx, had_hx)
-                for name, key in (("weight_ih", "w_ih"), ("weight_hh", "w_hh"), ("bias_ih", "b_ih"), ("bias_hh", "b_hh"),
-                                  ("weight_hr", "w_hr")):
+                dx, dh0[k], dc0[k], grads = _layer_backward(
+                    self.mode,
+                    caches[k],
+                    g if d == 0 else g[::-1],
+                    None if g_h is None else g_h[k],
+                    None if g_c is None else g_c[k],
+                    w_ih,
+                    w_hh,
+                    w_hr,
+                    need_dx,
+                    had_hx,
+                )
+                for name, key in (
+                    ("weight_ih", "w_ih"),
+                    ("weight_hh", "w_hh"),
+                    ("bias_ih", "b_ih"),
+                    ("bias_hh", "b_hh"),
+                    ("weight_hr", "w_hr"),
+                ):
                     p = getattr(self, f"{name}_l{layer}{suffix}", None)
                     if p is not None:
                         accumulate_grad(p, grads[key])
                 if need_dx:
                     d_input = d_input + (dx if d == 0 else dx[::-1])
             if layer > 0:
-                g_out = d_input * masks[layer] if masks[layer] is not None else d_input  # through the dropout
+                # through the dropout
+                g_out = d_input * masks[layer] if masks[layer] is not None else d_input
         grad_input = None
         if input_grad:
             grad_input = d_input.transpose(1, 0, 2) if self.batch_first else d_input
@@ -364,13 +435,20 @@ class _RNNBase(Module):
         return grad_input, grad_hx
 
     def _unpack_grads(self, grad_output, batched, L, N, D, H_out, xp, dtype):
-        """(dL/doutput (L, N, D * H_out), dL/dh_n, dL/dc_n) in the internal layout; zeros or None where not given."""
+        """(dL/doutput (L, N, D * H_out), dL/dh_n, dL/dc_n) in the internal layout; zeros or None
+        where not given."""
         if not isinstance(grad_output, tuple) or len(grad_output) != 2:
-            raise ValueError(f"{type(self).__name__}.backward takes (grad_output, grad_h_n)"
-                             + (" with grad_h_n = (grad_h_n, grad_c_n)" if self.mode == "LSTM" else "") +
-                             ", either None, as forward returned (output, h_n)")
+            raise ValueError(
+                f"{type(self).__name__}.backward takes (grad_output, grad_h_n)"
+                + (" with grad_h_n = (grad_h_n, grad_c_n)" if self.mode == "LSTM" else "")
+                + ", either None, as forward returned (output, h_n)"
+            )
         g_out, g_state = grad_output
-        g_h, g_c = (g_state if g_state is not None else (None, None)) if self.mode == "LSTM" else (g_state, None)
+        g_h, g_c = (
+            (g_state if g_state is not None else (None, None))
+            if self.mode == "LSTM"
+            else (g_state, None)
+        )
         out_shape = (L, N, D * H_out)
         if g_out is None:
             g_out = xp.zeros(out_shape, dtype=dtype)
@@ -392,21 +470,32 @@ class _RNNBase(Module):
         return g_out, states[0], states[1]
 
     def _check_input(self, input, hx):
-        """The input in (L, N, H_in) layout and h0, c0 in (D * num_layers, N, H) layout, every shape checked."""
+        """The input in (L, N, H_in) layout and h0, c0 in (D * num_layers, N, H) layout, every shape
+        checked."""
         name = type(self).__name__
         if type(input).__name__ == "PackedSequence":
-            raise NotImplementedError(f"{name}: PackedSequence has no NumPy twin; pad the sequences to one length and "
-                                      "mask the loss (or read each sequence's output at its own last step)")
+            raise NotImplementedError(
+                f"{name}: PackedSequence has no NumPy twin; pad the sequences to one length and "
+                "mask the loss (or read each sequence's output at its own last step)"
+            )
         _validate.array(name, "input", input)
         if input.ndim not in (2, 3):
-            raise ValueError(f"{name}: Expected input to be 2D (unbatched) or 3D (batched), got {input.ndim}D input "
-                             f"of shape {tuple(input.shape)}")
+            raise ValueError(
+                f"{name}: Expected input to be 2D (unbatched) or 3D (batched), got {input.ndim}D "
+                "input "
+                f"of shape {tuple(input.shape)}"
+            )
         dtype = self.weight_ih_l0.dtype
         if input.dtype != dtype:
-            raise TypeError(f"{name} expected input of dtype {dtype} (its weights'), got {input.dtype}: pass "
-                            f"input.astype(np.{dtype}), or build it with dtype=np.{input.dtype}")
+            raise TypeError(
+                f"{name} expected input of dtype {dtype} (its weights'), got {input.dtype}: pass "
+                f"input.astype(np.{dtype}), or build it with dtype=np.{input.dtype}"
+            )
         if input.shape[-1] != self.input_size:
-            raise ValueError(f"{name}: input.size(-1) must be equal to input_size. Expected {self.input_size}, got {input.shape[-1]}")
+            raise ValueError(
+                f"{name}: input.size(-1) must be equal to input_size. Expected {self.input_size}, "
+                f"got {input.shape[-1]}"
+            )
         batched = input.ndim == 3
         x = input if batched else (input[None] if self.batch_first else input[:, None])
         x = x.transpose(1, 0, 2) if self.batch_first else x  # (L, N, H_in)
@@ -422,11 +511,25 @@ class _RNNBase(Module):
             else:
                 h0 = hx
             h_out = self.proj_size or self.hidden_size
-            h0 = _check_state(name, "h0" if self.mode == "LSTM" else "hx", h0,
-                              (self.num_layers * D, N, h_out), batched, dtype, axis=1)
+            h0 = _check_state(
+                name,
+                "h0" if self.mode == "LSTM" else "hx",
+                h0,
+                (self.num_layers * D, N, h_out),
+                batched,
+                dtype,
+                axis=1,
+            )
             if c0 is not None:
-                c0 = _check_state(name, "c0", c0, (self.num_layers * D, N, self.hidden_size),
-                                  batched, dtype, axis=1)
+                c0 = _check_state(
+                    name,
+                    "c0",
+                    c0,
+                    (self.num_layers * D, N, self.hidden_size),
+                    batched,
+                    dtype,
+                    axis=1,
+                )
         return x, h0, c0, batched
 
     def extra_repr(self):
@@ -449,38 +552,111 @@ class _RNNBase(Module):
 class RNN(_RNNBase):
     """An Elman RNN: h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh) (or relu), layer by layer."""
 
-    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, *, dtype=np.float32, generator=None):
+    def __init__(
+        self,
+        input_size,
+        hidden_size,
+        num_layers=1,
+        nonlinearity="tanh",
+        bias=True,
+        batch_first=False,
+        dropout=0.0,
+        bidirectional=False,
+        *,
+        dtype=np.float32,
+        generator=None,
+    ):
         if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
-        super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size, hidden_size, num_layers, bias,
-                         batch_first, dropout, bidirectional, 0, dtype=dtype, generator=generator)
+            raise ValueError(
+                f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'."
+            )
+        super().__init__(
+            "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            0,
+            dtype=dtype,
+            generator=generator,
+        )
         self.nonlinearity = nonlinearity
 
 
 class LSTM(_RNNBase):
-    """Long short-term memory: gates i, f, g, o; c' = f c + i g; h' = o tanh(c') (projected by W_hr with proj_size)."""
+    """Long short-term memory: gates i, f, g, o; c' = f c + i g; h' = o tanh(c') (projected by W_hr
+    with proj_size)."""
 
-    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-                 bidirectional=False, proj_size=0, *, dtype=np.float32, generator=None):
-        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         proj_size, dtype=dtype, generator=generator)
+    def __init__(
+        self,
+        input_size,
+        hidden_size,
+        num_layers=1,
+        bias=True,
+        batch_first=False,
+        dropout=0.0,
+        bidirectional=False,
+        proj_size=0,
+        *,
+        dtype=np.float32,
+        generator=None,
+    ):
+        super().__init__(
+            "LSTM",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            proj_size,
+            dtype=dtype,
+            generator=generator,
+        )
 
 
 class GRU(_RNNBase):
-    """Gated recurrent unit: gates r, z, n; h' = (1 - z) n + z h, with b_hn inside r * (h W_hn^T + b_hn)."""
+    """Gated recurrent unit: gates r, z, n; h' = (1 - z) n + z h, with b_hn inside r * (h W_hn^T +
+    b_hn)."""
 
-    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-                 bidirectional=False, *, dtype=np.float32, generator=None):
-        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, 0,
-                         dtype=dtype, generator=generator)
+    def __init__(
+        self,
+        input_size,
+        hidden_size,
+        num_layers=1,
+        bias=True,
+        batch_first=False,
+        dropout=0.0,
+        bidirectional=False,
+        *,
+        dtype=np.float32,
+        generator=None,
+    ):
+        super().__init__(
+            "GRU",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            0,
+            dtype=dtype,
+            generator=generator,
+        )
 
 
 # --- the cells: one step, the same equations
 
 
 class _RNNCellBase(Module):
-    def __init__(self, mode, input_size, hidden_size, bias, *, dtype, generator):  # defaults: the public classes hold them
+    # defaults: the public classes hold them
+    def __init__(self, mode, input_size, hidden_size, bias, *, dtype, generator):
         super().__init__()
         self.mode = mode
         self.input_size = _validate.integer("input_size", input_size, low=1)
@@ -529,12 +705,14 @@ class _RNNCellBase(Module):
         x, h_prev, step, batched, had_hx = self.saved_tensors
         xp = array_module(x)
         if self.mode == "LSTM" and not (isinstance(grad_output, tuple) and len(grad_output) == 2):
-            raise ValueError("LSTMCell.backward takes (grad_h, grad_c), either None, as forward "
-                             "returned (h, c)")
+            raise ValueError(
+                "LSTMCell.backward takes (grad_h, grad_c), either None, as forward returned (h, c)"
+            )
         shape = (x.shape[0], self.hidden_size)
         grads = grad_output if self.mode == "LSTM" else (grad_output, None)
         dh_next, dc_next = (
-            xp.zeros(shape, dtype=x.dtype) if g is None
+            xp.zeros(shape, dtype=x.dtype)
+            if g is None
             else self.grad_like(g, shape if batched else shape[1:], x.dtype).reshape(shape)
             for g in grads
         )
@@ -548,8 +726,12 @@ class _RNNCellBase(Module):
         else:
             d_gi, d_gh, dh = rnn_cell_backward(dh_next, step, w_hh)
         weight_grads = _weight_grads(d_gi[None], d_gh[None], x[None], h_prev[None])
-        for name, key in (("weight_ih", "w_ih"), ("weight_hh", "w_hh"), ("bias_ih", "b_ih"),
-                          ("bias_hh", "b_hh")):
+        for name, key in (
+            ("weight_ih", "w_ih"),
+            ("weight_hh", "w_hh"),
+            ("bias_ih", "b_ih"),
+            ("bias_hh", "b_hh"),
+        ):
             if getattr(self, name) is not None:
                 accumulate_grad(getattr(self, name), weight_grads[key])
         dx = None
@@ -562,8 +744,12 @@ class _RNNCellBase(Module):
         return dx, ((dh, dc) if self.mode == "LSTM" else dh)
 
     def _params(self):
-        return (self.weight_ih.data, self.weight_hh.data, data_of(self.bias_ih),
-                data_of(self.bias_hh))
+        return (
+            self.weight_ih.data,
+            self.weight_hh.data,
+            data_of(self.bias_ih),
+            data_of(self.bias_hh),
+        )
 
     def _check_hx(self, hx, shape, batched, dtype, xp):
         """(h, c) in (N, H) layout, zeros where not given (c None but for LSTMCell)."""
@@ -579,6 +765,7 @@ class _RNNCellBase(Module):
             else:
                 checked.append(_check_state(name, what, state, shape, batched, dtype, axis=0))
         return checked
+
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"
         if self.bias is not True:
@@ -591,11 +778,26 @@ class _RNNCellBase(Module):
 class RNNCell(_RNNCellBase):
     """One RNN step: h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh) (or relu)."""
 
-    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", *, dtype=np.float32, generator=None):
+    def __init__(
+        self,
+        input_size,
+        hidden_size,
+        bias=True,
+        nonlinearity="tanh",
+        *,
+        dtype=np.float32,
+        generator=None,
+    ):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"Unknown nonlinearity: {nonlinearity}")
-        super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size, hidden_size, bias,
-                         dtype=dtype, generator=generator)
+        super().__init__(
+            "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU",
+            input_size,
+            hidden_size,
+            bias,
+            dtype=dtype,
+            generator=generator,
+        )
         self.nonlinearity = nonlinearity
 
 
