@@ -21,6 +21,7 @@ from tests.helpers import (
     assert_matches_finite_differences,
     check_module_finite_differences,
     copy_weights,
+    sum_rtol,
     train_twins,
 )
 
@@ -104,10 +105,13 @@ def check_against_torch(s, t, x, g, dtype, scale):
     assert_close(out_s, out_t, dtype, scale=scale, err_msg="output")
     out_t.backward(torch.from_numpy(g))
     assert_close(s.backward(g), xt.grad, dtype, scale=scale, err_msg="input gradient")
+    # the weight's gradient sums x * g over every sample and output position: one BLAS product of
+    # that many terms in each twin, whose rounding can reach sum_rtol's bound (equal values do)
+    positions = g.size // g.shape[-s.dims - 1]
     for name, p in t.named_parameters():
-        assert_close(
-            dict(s.named_parameters())[name].grad, p.grad, dtype, scale=scale, err_msg=name
-        )
+        rtol = sum_rtol(positions, dtype, pairwise=False) if name == "weight" else None
+        got = dict(s.named_parameters())[name].grad
+        assert_close(got, p.grad, dtype, scale=scale, rtol=rtol, err_msg=name)
 
 
 @DTYPES
