@@ -24,3 +24,15 @@ def sum_rows(a):
     the rows of a C-ordered matrix it adds one row at a time (error ~ N eps: 2.7e-6 relative for
     216 equal float32 values, past torch.testing's rtol). The transposed copy costs one pass."""
     return array_module(a).ascontiguousarray(a.T).sum(axis=1)
+
+
+def scatter_add(target, index, values):
+    """target[index] += values, with repeated indices summed. (NumPy's fancy `target[index] +=
+    values` writes each repeated index once, keeping one of its values: the classic embedding
+    gradient bug.) NumPy's add.at on the CPU, cupyx.scatter_add on a GPU."""
+    if array_module(target) is np:
+        np.add.at(target, index, values)
+    else:
+        import cupyx
+
+        cupyx.scatter_add(target, index, values)

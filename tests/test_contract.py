@@ -303,7 +303,8 @@ def comparable(signature, drop):
     """(name, kind, default) of each parameter but `self` and those in drop (each twin's own
     extras)."""
     return [
-        (p.name, p.kind, p.default)
+        # a function as a default (TransformerEncoderLayer's activation=F.relu) by its name
+        (p.name, p.kind, p.default.__name__ if inspect.isfunction(p.default) else p.default)
         for p in signature.parameters.values()
         if p.name not in drop | {"self"}
     ]
@@ -365,6 +366,8 @@ def scratch_twins_of_torch():
         "mse_loss",
         "binary_cross_entropy_with_logits",
         "cross_entropy",
+        "dropout",
+        "embedding",
     ):
         if name != "linear":  # torch's F.linear is a builtin with no introspectable signature
             yield f"F.{name}", getattr(SF, name), getattr(torch.nn.functional, name)

@@ -2,9 +2,11 @@
 keys."""
 
 from scratch.nn import functional, init
-from scratch.nn.activation import LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from scratch.nn.activation import GELU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from scratch.nn.attention import MultiheadAttention
 from scratch.nn.container import Sequential
 from scratch.nn.conv import Conv1d, Conv2d, Conv3d
+from scratch.nn.dropout import Dropout
 from scratch.nn.linear import Linear
 from scratch.nn.loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from scratch.nn.module import Module
@@ -20,6 +22,8 @@ from scratch.nn.pooling import (
     MaxPool3d,
 )
 from scratch.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from scratch.nn.sparse import Embedding
+from scratch.nn.transformer import TransformerEncoderLayer
 
 __all__ = [
     "AvgPool1d",
@@ -33,7 +37,10 @@ __all__ = [
     "Conv2d",
     "Conv3d",
     "CrossEntropyLoss",
+    "Dropout",
+    "Embedding",
     "Flatten",
+    "GELU",
     "GRU",
     "GRUCell",
     "LayerNorm",
@@ -46,6 +53,7 @@ __all__ = [
     "MaxPool3d",
     "MSELoss",
     "Module",
+    "MultiheadAttention",
     "Parameter",
     "ReLU",
     "RNN",
@@ -54,6 +62,7 @@ __all__ = [
     "Sigmoid",
     "Softmax",
     "Tanh",
+    "TransformerEncoderLayer",
     "functional",
     "init",
 ]

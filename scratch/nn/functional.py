@@ -4,7 +4,10 @@ Each function is written in the file of its module, beside the backward that inv
 file only gathers them under torch's names (`from scratch.nn import functional as F`):
 
     linear                                          linear.py
-    relu, sigmoid, tanh, softmax, log_softmax       activation.py
+    relu, sigmoid, tanh, gelu, softmax, log_softmax activation.py
+    dropout                                         dropout.py
+    embedding                                       sparse.py
+    scaled_dot_product_attention                    attention.py
     batch_norm, layer_norm                          normalization.py
     mse_loss, binary_cross_entropy_with_logits,     loss.py
       cross_entropy
@@ -17,8 +20,10 @@ differ raises instead of broadcasting ((n,) against (n, 1) would become (n, n); 
 warns), and class indices out of range raise a ValueError naming the offender.
 """
 
-from scratch.nn.activation import log_softmax, relu, sigmoid, softmax, tanh
+from scratch.nn.activation import gelu, log_softmax, relu, sigmoid, softmax, tanh
+from scratch.nn.attention import scaled_dot_product_attention
 from scratch.nn.conv import conv1d, conv2d, conv3d
+from scratch.nn.dropout import dropout
 from scratch.nn.linear import linear
 from scratch.nn.loss import binary_cross_entropy_with_logits, cross_entropy, mse_loss
 from scratch.nn.normalization import batch_norm, layer_norm
@@ -30,6 +35,7 @@ from scratch.nn.pooling import (
     max_pool2d,
     max_pool3d,
 )
+from scratch.nn.sparse import embedding
 
 __all__ = [
     "avg_pool1d",
@@ -41,6 +47,9 @@ __all__ = [
     "conv2d",
     "conv3d",
     "cross_entropy",
+    "dropout",
+    "embedding",
+    "gelu",
     "layer_norm",
     "linear",
     "log_softmax",
@@ -49,6 +58,7 @@ __all__ = [
     "max_pool3d",
     "mse_loss",
     "relu",
+    "scaled_dot_product_attention",
     "sigmoid",
     "softmax",
     "tanh",

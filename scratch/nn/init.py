@@ -74,3 +74,27 @@ def kaiming_uniform_(array, a=0.0, mode="fan_in", nonlinearity="leaky_relu", gen
     fan = fan_in if mode == "fan_in" else fan_out
     bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / fan) if fan > 0 else 0.0
     return uniform_(array, -bound, bound, generator)
+
+
+def xavier_uniform_(array, gain=1.0, generator=None):
+    """Fill `array` in place from U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out)) (Glorot and
+    Bengio, 2010)."""
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(array.shape)
+    bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    return uniform_(array, -bound, bound, generator)
+
+
+def xavier_normal_(array, gain=1.0, generator=None):
+    """Fill `array` in place from N(0, std^2), std = gain * sqrt(2 / (fan_in + fan_out))."""
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(array.shape)
+    std = gain * math.sqrt(2.0 / (fan_in + fan_out))
+    generator = np.random.default_rng() if generator is None else generator
+    array[...] = generator.normal(0.0, std, size=array.shape)
+    return array
+
+
+def normal_(array, mean=0.0, std=1.0, generator=None):
+    """Fill `array` in place from N(mean, std^2)."""
+    generator = np.random.default_rng() if generator is None else generator
+    array[...] = generator.normal(mean, std, size=array.shape)
+    return array

@@ -30,6 +30,7 @@ from scratch import _validate
 from scratch._backend import array_module, sum_rows
 from scratch.nn import init
 from scratch.nn.activation import sigmoid
+from scratch.nn.dropout import dropout_mask
 from scratch.nn.module import Module
 from scratch.nn.parameter import Parameter, accumulate_grad, data_of
 
@@ -336,13 +337,9 @@ class _RNNBase(Module):
         for layer in range(self.num_layers):
             # between layers, never after the last
             if layer > 0 and self.dropout > 0 and self.training:
-                keep = xp.asarray(self.generator.random(layer_input.shape) >= self.dropout)
                 # the kept values scaled by 1 / (1 - p), so each value's expectation is unchanged
-                masks.append(
-                    (keep / (1 - self.dropout) if self.dropout < 1 else keep * 0.0).astype(
-                        layer_input.dtype
-                    )
-                )
+                shape, dtype = layer_input.shape, layer_input.dtype
+                masks.append(dropout_mask(shape, self.dropout, dtype, self.generator, xp))
                 layer_input = layer_input * masks[-1]
             else:
                 masks.append(None)
