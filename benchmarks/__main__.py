@@ -23,6 +23,7 @@ BENCHMARKS = (
     "normalization",
     "conv",
     "recurrent",
+    "attention",
     "digits",
 )
 

@@ -651,6 +651,94 @@ def recurrent_cases(impls, quick):
                 )
 
 
+# (batch, length, embed_dim, heads)
+ATTENTION_SIZES = {"small": (8, 64, 128, 4), "medium": (16, 256, 256, 8)}
+
+
+def attention_cases(impls, quick):
+    """Causal self-attention (MultiheadAttention, need_weights=False), its core alone (scaled
+    dot-product attention on the heads: the products and the softmax, no projections), and a
+    pre-norm GELU TransformerEncoderLayer at the small size; forward + backward, float32, the
+    input's gradient computed. The size is the number of tokens, batch x length."""
+    impls = [i for i in impls if i != "torch-cuda-graph"]
+    for label, (B, T, E, H) in ATTENTION_SIZES.items():
+        rng = np.random.default_rng(0)
+        x, g = (rng.standard_normal((B, T, E)).astype(np.float32) for _ in range(2))
+        heads = [rng.standard_normal((B, H, T, E // H)).astype(np.float32) for _ in range(4)]
+        causal = np.triu(np.ones((T, T), bool), 1)  # MultiheadAttention: True masks out
+        size_label = f"{label} B={B} T={T} E={E} heads={H}"
+        for impl in impls:
+            for model in (report.ATTENTION_MODEL, report.SDPA_MODEL, report.ENCODER_MODEL):
+                if model == report.ENCODER_MODEL and label != "small":
+                    continue
+                fn = _attention_fn(model, impl, x, g, heads, causal, E, H)
+                yield Case(model, B * T, size_label, impl, fn, size_unit="tokens (batch x length)")
+
+
+def _attention_fn(model, impl, x, g, heads, causal, E, H):
+    """One forward + backward of `model` in `impl`, as a closure over its inputs on the device."""
+    if impl.startswith("scratch"):
+        xp = array_module_of(impl)
+        xd, gd, mask = xp.asarray(x), xp.asarray(g), xp.asarray(causal)
+        if model == report.SDPA_MODEL:
+            q, k, v, go = (xp.asarray(a) for a in heads)
+
+            def fn():
+                out, saved = scratch.nn.attention._sdpa_forward(
+                    q, k, v, None, 0.0, True, None, False, None
+                )
+                scratch.nn.attention._sdpa_backward(go, saved)
+
+            return fn
+        if model == report.ATTENTION_MODEL:
+            m = scratch.nn.MultiheadAttention(E, H, batch_first=True)
+            m.to("cuda" if impl == "scratch-cupy" else "cpu")
+
+            def fn():
+                m(xd, xd, xd, attn_mask=mask, need_weights=False, is_causal=True)
+                m.backward((gd, None))
+
+            return fn
+        m = scratch.nn.TransformerEncoderLayer(
+            E, H, 4 * E, dropout=0.0, activation="gelu", batch_first=True, norm_first=True
+        )
+        m.to("cuda" if impl == "scratch-cupy" else "cpu")
+
+        def fn():
+            m(xd, src_mask=mask, is_causal=True)
+            m.backward(gd)
+
+        return fn
+    device = torch_device(impl)
+    xd = torch.from_numpy(x).to(device).requires_grad_(True)
+    gd, mask = torch.from_numpy(g).to(device), torch.from_numpy(causal).to(device)
+    if model == report.SDPA_MODEL:
+        q, k, v = (torch.from_numpy(a).to(device).requires_grad_(True) for a in heads[:3])
+        go = torch.from_numpy(heads[3]).to(device)
+
+        def fn():
+            torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True).backward(go)
+
+        return fn
+    if model == report.ATTENTION_MODEL:
+        m = torch.nn.MultiheadAttention(E, H, batch_first=True).to(device)
+
+        def fn():
+            xd.grad = None
+            m(xd, xd, xd, attn_mask=mask, need_weights=False, is_causal=True)[0].backward(gd)
+
+        return fn
+    m = torch.nn.TransformerEncoderLayer(
+        E, H, 4 * E, dropout=0.0, activation="gelu", batch_first=True, norm_first=True
+    ).to(device)
+
+    def fn():
+        xd.grad = None
+        m(xd, src_mask=mask, is_causal=True).backward(gd)
+
+    return fn
+
+
 BUILDERS = {
     "gradient_descent": gradient_descent_cases,
     "sgd": sgd_cases,
@@ -660,6 +748,7 @@ BUILDERS = {
     "normalization": normalization_cases,
     "conv": conv_cases,
     "recurrent": recurrent_cases,
+    "attention": attention_cases,
 }
 
 

@@ -20,6 +20,9 @@ ONE_PASS = "normalisation's yardstick: one elementwise pass (x * 2) over its inp
 TWO_PASSES = "normalisation's yardstick: a product and its sum, two passes ((x * x).sum(-1))"
 FUSED = "normalisation's yardstick: a product and its sum, fused (einsum)"
 RNN_MODELS = ("LSTM forward + backward", "GRU forward + backward")
+ATTENTION_MODEL = "causal self-attention (MultiheadAttention) forward + backward"
+SDPA_MODEL = "causal self-attention: its scaled dot-product core alone, forward + backward"
+ENCODER_MODEL = "TransformerEncoderLayer (pre-norm, GELU) forward + backward"
 CONV_FORWARD, CONV_STEP = "conv forward", "conv forward + backward"
 CONV_GEMMS = "conv forward + backward: its 3 GEMMs alone"
 CONV_IM2COL = "conv forward + backward: scratch's window copy (im2col) alone"
@@ -281,6 +284,7 @@ def targets(rows):
                 + ", ".join(f"{cell} {r:.2f}x" for cell, r in at)
                 + "."
             )
+    out += attention_targets(grouped)
     gpu = [c for _, c in sorted(steps.items()) if "scratch-cupy" in c and "torch-cuda" in c]
     if gpu:
         # judged at the largest size measured (the target's "large"); every size's ratio is listed
@@ -313,6 +317,46 @@ def targets(rows):
             "- Scratch on CuPy <= 1.1x torch CUDA eager at large sizes: **not measured** — no GPU "
             "in this run"
         )
+    return out
+
+
+def attention_targets(grouped):
+    """Attention <= 1.5x torch at the small size and <= 2.0x at the medium one; the encoder layer
+    <= 2.0x; with the core's ratio beside, to say where the time goes."""
+    out = []
+    limits = {
+        (ATTENTION_MODEL, "small"): 1.5,
+        (ATTENTION_MODEL, "medium"): 2.0,
+        (ENCODER_MODEL, "small"): 2.0,
+    }
+    for (model, size), limit in limits.items():
+        for _, c in sorted(grouped.get(model, {}).items()):
+            if not ("scratch-numpy" in c and "torch-cpu" in c):
+                continue
+            label = c["scratch-numpy"]["size_label"]
+            if not label.startswith(size):
+                continue
+            r = c["scratch-numpy"]["median_s"] / c["torch-cpu"]["median_s"]
+            core = next(
+                (
+                    cc
+                    for cc in grouped.get(SDPA_MODEL, {}).values()
+                    if cc.get("scratch-numpy", {}).get("size_label") == label and "torch-cpu" in cc
+                ),
+                None,
+            )
+            why = ""
+            if core is not None and model == ATTENTION_MODEL:
+                s_core, t_core = core["scratch-numpy"]["median_s"], core["torch-cpu"]["median_s"]
+                why = (
+                    f" (its scaled dot-product core alone: {s_core / t_core:.2f}x, "
+                    f"{_fmt_time(s_core)} of scratch's {_fmt_time(c['scratch-numpy']['median_s'])})"
+                )
+            out.append(
+                f"- {model.split(' forward')[0]} <= {limit}x torch CPU at the {size} size: "
+                + ("**met**" if r <= limit else "**missed**")
+                + f" — {r:.2f}x at {label}{why}."
+            )
     return out
 
 

@@ -309,6 +309,43 @@ class Adam(Optimizer):
                 p.data -= update
 
 
+class AdamW(Adam):
+    """AdamW (Loshchilov & Hutter, 2019): Adam whose weight decay shrinks the parameters
+    directly, theta <- theta * (1 - lr * weight_decay), instead of adding weight_decay * theta to
+    the gradient (where Adam's scaling would weaken it). torch.optim.AdamW's defaults: the
+    decay is on, at 0.01."""
+
+    def __init__(
+        self,
+        params,
+        lr=1e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=1e-2,
+        amsgrad=False,
+        *,
+        maximize=False,
+        foreach=None,
+        capturable=False,
+        differentiable=False,
+        fused=None,
+    ):
+        super().__init__(
+            params,
+            lr,
+            betas,
+            eps,
+            weight_decay,
+            amsgrad,
+            foreach=foreach,
+            maximize=maximize,
+            capturable=capturable,
+            differentiable=differentiable,
+            fused=fused,
+            decoupled_weight_decay=True,
+        )
+
+
 def _lerp_(start, end, weight):
     """start <- start + weight * (end - start), in place, rounded as torch.lerp_ rounds.
 

@@ -38,6 +38,7 @@ NAMES = frozenset(
     {
         "abs",
         "arange",
+        "bincount",
         "ascontiguousarray",
         "broadcast_to",
         "concatenate",
@@ -59,11 +60,14 @@ NAMES = frozenset(
         "ones",
         "ones_like",
         "pad",
+        "repeat",
         "shape",
         "sqrt",
         "stack",
         "tanh",
         "tensordot",
+        "tril",
+        "unique",
         "where",
         "zeros",
         "zeros_like",
@@ -132,6 +136,7 @@ class ndarray(NDArrayOperatorsMixin):
             "ravel",
             "reshape",
             "sum",
+            "swapaxes",
             "transpose",
         }
     )

@@ -371,7 +371,7 @@ def scratch_twins_of_torch():
     ):
         if name != "linear":  # torch's F.linear is a builtin with no introspectable signature
             yield f"F.{name}", getattr(SF, name), getattr(torch.nn.functional, name)
-    for name in ("SGD", "Adam"):
+    for name in ("SGD", "Adam", "AdamW"):
         yield (
             f"optim.{name}",
             getattr(scratch.optim, name).__init__,

@@ -546,3 +546,78 @@ def test_every_scratch_cupy_benchmark_case_runs(cupy):
     assert "perceptron epoch" in models  # a per-sample loop: what a GPU costs there is worth seeing
     for case in built:
         case.fn()
+
+
+class _CupyxStandIn:
+    """cupyx.scatter_add on the stand-in's arrays (CuPy's scatter-add: repeated indices summed)."""
+
+    @staticmethod
+    def scatter_add(target, index, values):
+        np.add.at(target._a, cupy_standin._unwrap_index(index), cupy_standin._unwrap(values))
+
+
+def _attention_module(name, gen):
+    return {
+        "Embedding": lambda: snn.Embedding(
+            5,
+            8,
+            padding_idx=0,
+            max_norm=1.5,
+            scale_grad_by_freq=True,
+            dtype=np.float64,
+            generator=gen,
+        ),
+        "Dropout": lambda: snn.Dropout(0.3, generator=gen),
+        "GELU": lambda: snn.GELU(),
+        "GELU-tanh": lambda: snn.GELU("tanh"),
+        "MultiheadAttention": lambda: snn.MultiheadAttention(
+            8,
+            2,
+            dropout=0.2,
+            add_bias_kv=True,
+            add_zero_attn=True,
+            dtype=np.float64,
+            generator=gen,
+        ),
+        "Transformer": lambda: snn.TransformerEncoderLayer(
+            8,
+            2,
+            16,
+            dropout=0.2,
+            activation="gelu",
+            norm_first=True,
+            dtype=np.float64,
+            generator=gen,
+        ),
+    }[name]()
+
+
+@pytest.mark.parametrize(
+    "name", ["Embedding", "Dropout", "GELU", "GELU-tanh", "MultiheadAttention", "Transformer"]
+)
+def test_the_attention_chapter_runs_on_the_device_as_on_numpy(cupy, name, monkeypatch):
+    monkeypatch.setitem(sys.modules, "cupyx", _CupyxStandIn)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 2, 8))
+    ids = np.array([[1, 1, 3], [0, 4, 1]])
+    results = []
+    for device in (False, True):
+        # the same masks on both runs
+        m = _attention_module(name, np.random.default_rng(5))
+        move = cupy.asarray if device else (lambda a: a)
+        if device:
+            m.to("cuda")
+        inp = move(ids if name == "Embedding" else x)
+        if name == "MultiheadAttention":
+            mask = move(np.triu(np.ones((4, 4), bool), 1))
+            out = m(inp, inp, inp, attn_mask=mask)[0]
+            d_x = sum(m.backward((move(np.ones(out.shape)), None)))
+        elif name == "Transformer":
+            out = m(inp, src_mask=move(np.triu(np.ones((4, 4), bool), 1)))
+            d_x = m.backward(move(np.ones(out.shape)))
+        else:
+            out = m(inp)
+            d_x = m.backward(move(np.ones(out.shape)))
+            d_x = out if d_x is None else d_x  # Embedding: ids have no gradient
+        results.append((out, d_x, {n: p.grad for n, p in m.named_parameters()}))
+    assert_runs_equal(*results)

@@ -182,3 +182,53 @@ def test_recurrent_layers_on_cupy_match_torch_on_cuda(name):
     assert_close(s.backward((cupy.asarray(g), None))[0], xt.grad)
     for n, p in t.named_parameters():
         assert_close(dict(s.named_parameters())[n].grad, p.grad, err_msg=n)
+
+
+@pytest.mark.parametrize("name", ["Embedding", "GELU", "MultiheadAttention", "Transformer"])
+def test_the_attention_chapter_on_cupy_matches_torch_on_cuda(name):
+    """float64; the embedding's scatter-add is cupyx.scatter_add, GELU's erf cupyx's."""
+    import cupy
+
+    rng = np.random.default_rng(0)
+    builds = {
+        "Embedding": (
+            lambda: snn.Embedding(5, 8, dtype=np.float64),
+            lambda: torch.nn.Embedding(5, 8, dtype=torch.float64),
+        ),
+        "GELU": (snn.GELU, torch.nn.GELU),
+        "MultiheadAttention": (
+            lambda: snn.MultiheadAttention(8, 2, dtype=np.float64),
+            lambda: torch.nn.MultiheadAttention(8, 2, dtype=torch.float64),
+        ),
+        "Transformer": (
+            lambda: snn.TransformerEncoderLayer(
+                8, 2, 16, dropout=0.0, activation="gelu", norm_first=True, dtype=np.float64
+            ),
+            lambda: torch.nn.TransformerEncoderLayer(
+                8, 2, 16, dropout=0.0, activation="gelu", norm_first=True, dtype=torch.float64
+            ),
+        ),
+    }
+    s, t = (b() for b in builds[name])
+    copy_weights(s, t)
+    t = t.cuda()
+    s.to("cuda")
+    x = np.array([[1, 1, 3], [0, 4, 1]]) if name == "Embedding" else rng.standard_normal((4, 2, 8))
+    xt = torch.from_numpy(x).cuda()
+    if name != "Embedding":
+        xt.requires_grad_(True)
+    if name == "MultiheadAttention":
+        out_s = s(*(cupy.asarray(x),) * 3)[0]
+        out_t = t(xt, xt, xt)[0]
+    else:
+        out_s, out_t = s(cupy.asarray(x)), t(xt)
+    assert_close(out_s, out_t)
+    g = rng.standard_normal(out_s.shape)
+    out_t.backward(torch.from_numpy(g).cuda())
+    grads = s.backward((cupy.asarray(g), None) if name == "MultiheadAttention" else cupy.asarray(g))
+    if name == "MultiheadAttention":
+        assert_close(sum(grads), xt.grad)
+    elif name != "Embedding":
+        assert_close(grads, xt.grad)
+    for n, p in t.named_parameters():
+        assert_close(dict(s.named_parameters())[n].grad, p.grad, err_msg=n)

@@ -202,6 +202,29 @@ def test_adam_matches_torch_for_every_option(
     )
 
 
+@given(
+    problem=problems(),
+    lr=st.floats(1e-4, 0.05),
+    weight_decay=st.none() | st.floats(0.0, 0.5),
+    amsgrad=st.booleans(),
+    maximize=st.booleans(),
+)
+def test_adamw_matches_torch_with_its_defaults_and_every_option(
+    problem, lr, weight_decay, amsgrad, maximize
+):
+    """AdamW is Adam with decoupled decay on by default (0.01): its defaults must be torch's."""
+    kw = dict(lr=lr, amsgrad=amsgrad, maximize=maximize)
+    if weight_decay is not None:
+        kw["weight_decay"] = weight_decay
+    run_both(
+        problem,
+        lambda p: scratch.optim.AdamW(p, **kw),
+        lambda p: torch.optim.AdamW(p, **kw),
+        maximize,
+        same_gradients=True,
+    )
+
+
 @given(problem=problems(), lr=st.floats(1e-4, 0.01), amsgrad=st.booleans(), maximize=st.booleans())
 def test_adam_closed_loop_matches_torch_with_autograd_gradients(problem, lr, amsgrad, maximize):
     """Each side with its own gradients, at default betas (where the moving averages damp noise)."""

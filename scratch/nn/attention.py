@@ -326,6 +326,10 @@ class MultiheadAttention(Module):
             zeros = xp.zeros((N, H, 1, D), dtype=q_h.dtype)
             k_h, v_h = xp.concatenate([k_h, zeros], axis=2), xp.concatenate([v_h, zeros], axis=2)
             bias = None if bias is None else _pad_keys(bias, xp)
+        if is_causal and key_padding_mask is None and not need_weights:
+            # torch's hint: attn_mask then stands for the causal mask, which is built over every
+            # key, the added ones (bias_kv, zero attention) included, as its kernel does
+            bias = attention_bias(None, True, L, k_h.shape[2], q_h.dtype, xp)
         p = self.dropout if self.training else 0.0
         heads, saved = _sdpa_forward(
             q_h,
