@@ -734,3 +734,27 @@ def test_transformerencoderlayer_src_mask_and_padding_together():
         (x, mask, padding),
         tensors(x, grad=False) + [torch.from_numpy(mask), torch.from_numpy(padding)],
     )
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_backward_matches_finite_differences(approximate):
+    x = np.random.default_rng(0).standard_normal((3, 4)) * 3
+    check_module_finite_differences(snn.GELU(approximate), x, np.ones_like(x))
+
+
+def test_multihead_attention_key_and_value_gradients_match_finite_differences():
+    """Cross-attention: the key's and the value's gradients, each against central differences."""
+    rng = np.random.default_rng(1)
+    s = snn.MultiheadAttention(4, 2, kdim=3, vdim=5, dtype=np.float64, generator=rng)
+    q, k, v = (
+        rng.standard_normal((2, 1, 4)),
+        rng.standard_normal((3, 1, 3)),
+        rng.standard_normal((3, 1, 5)),
+    )
+    g = rng.standard_normal((2, 1, 4))
+    out, _ = s(q, k, v, need_weights=False)
+    _, d_k, d_v = s.backward((g, None))
+    numeric_k = numerical_gradient(lambda a: np.sum(g * s(q, a, v)[0]), k)
+    numeric_v = numerical_gradient(lambda a: np.sum(g * s(q, k, a)[0]), v)
+    assert_matches_finite_differences(d_k, numeric_k, np.sum(g * out), err_msg="key")
+    assert_matches_finite_differences(d_v, numeric_v, np.sum(g * out), err_msg="value")

@@ -85,9 +85,10 @@ def _sdpa_forward(
         key, value = xp.repeat(key, n_rep, axis=-3), xp.repeat(value, n_rep, axis=-3)
     bias = attention_bias(attn_mask, is_causal, L, S, query.dtype, xp)
 
-    scores = query @ key.swapaxes(-1, -2) * scale
+    # S = Q K^T * scale + B, the scale applied to Q (L x E values, not L x S), B added in place
+    scores = (query * scale) @ key.swapaxes(-1, -2)
     if bias is not None:
-        scores = scores + bias
+        scores += bias
     P = _softmax_rows(scores, xp, safe_softmax)
     mask = None
     if dropout_p > 0:
