@@ -187,6 +187,15 @@ def layer_input(owner, input, trailing, dtype):
     return input
 
 
+def broadcasts_to(shape, target):
+    """True when an array of `shape` broadcasts to `target` without enlarging it (a (n,) weight
+    against (n, 1) logits would enlarge it to (n, n))."""
+    try:
+        return np.broadcast_shapes(tuple(shape), tuple(target)) == tuple(target)
+    except ValueError:
+        return False
+
+
 def state_dict_fits(owner, expected, given, strict=True):
     """expected, given: {name: shape}. Both twins' loaders call this before they change anything, so
     the same mismatch reads the same in both: a KeyError for missing or unexpected keys (with

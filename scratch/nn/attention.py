@@ -195,16 +195,12 @@ def _check_sdpa(query, key, value, attn_mask, is_causal, enable_gqa, dropout_p):
     if attn_mask is not None:
         _validate.array(owner, "attn_mask", attn_mask)
         shape = query.shape[:-1] + (key.shape[-2],)
-        try:
-            fits = np.broadcast_shapes(attn_mask.shape, shape) == tuple(shape)
-        except ValueError:
-            fits = False
-        if not fits:
+        if not _validate.broadcasts_to(attn_mask.shape, shape):
             raise ValueError(
                 f"{owner}: attn_mask of shape {tuple(attn_mask.shape)} must broadcast "
                 f"to the scores' shape {tuple(shape)} (..., L, S)"
             )
-    if not 0 <= dropout_p < 1 and dropout_p != 1:
+    if not 0 <= dropout_p <= 1:
         raise ValueError(f"{owner}: dropout_p must be in [0, 1], got {dropout_p}")
 
 

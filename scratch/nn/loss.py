@@ -46,13 +46,7 @@ def _check_same_shape(input, target, what="input"):
 def _check_broadcasts_to(name, array, shape):
     """`array` (or None) must broadcast to `shape` without enlarging it: a (n,) weight against (n,
     1) logits would otherwise turn n losses into n^2. torch refuses it too."""
-    if array is None:
-        return
-    try:
-        fits = np.broadcast_shapes(array.shape, shape) == tuple(shape)
-    except ValueError:
-        fits = False
-    if not fits:
+    if array is not None and not _validate.broadcasts_to(array.shape, shape):
         raise ValueError(
             f"{name} of shape {tuple(array.shape)} must broadcast to the input's shape "
             f"{tuple(shape)}"
