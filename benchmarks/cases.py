@@ -668,15 +668,67 @@ def attention_cases(impls, quick):
         causal = np.triu(np.ones((T, T), bool), 1)  # MultiheadAttention: True masks out
         size_label = f"{label} B={B} T={T} E={E} heads={H}"
         for impl in impls:
-            for model in (report.ATTENTION_MODEL, report.SDPA_MODEL, report.ENCODER_MODEL):
+            models = (
+                report.ATTENTION_MODEL,
+                report.SDPA_MODEL,
+                report.SDPA_PRODUCTS,
+                report.SDPA_SOFTMAX,
+                report.ENCODER_MODEL,
+            )
+            for model in models:
                 if model == report.ENCODER_MODEL and label != "small":
                     continue
                 fn = _attention_fn(model, impl, x, g, heads, causal, E, H)
                 yield Case(model, B * T, size_label, impl, fn, size_unit="tokens (batch x length)")
 
 
+def _attention_parts(model, impl, heads):
+    """The core's six products alone (forward: Q K^T, P V; backward: dV, dP, dQ, dK), or its
+    softmax and the softmax's backward alone, on arrays of the core's shapes."""
+    B, H, T, D = heads[0].shape
+    rng = np.random.default_rng(1)
+    square = [rng.standard_normal((B, H, T, T)).astype(np.float32) for _ in range(2)]
+    if impl.startswith("scratch"):
+        xp = array_module_of(impl)
+        q, k, v, go = (xp.asarray(a) for a in heads)
+        s, gs = (xp.asarray(a) for a in square)
+        if model == report.SDPA_PRODUCTS:
+
+            def fn():
+                q @ k.swapaxes(-1, -2), s @ v  # noqa: B018  (timed, not used)
+                s.swapaxes(-1, -2) @ go, go @ v.swapaxes(-1, -2), s @ k, s.swapaxes(-1, -2) @ q
+
+            return fn
+        activation = scratch.nn.activation
+
+        def fn():
+            p = activation.softmax(s, dim=-1)
+            p * (gs - (gs * p).sum(axis=-1, keepdims=True))
+
+        return fn
+    device = torch_device(impl)
+    q, k, v, go = (torch.from_numpy(a).to(device) for a in heads)
+    s, gs = (torch.from_numpy(a).to(device) for a in square)
+    if model == report.SDPA_PRODUCTS:
+
+        def fn():
+            q @ k.transpose(-1, -2), s @ v  # noqa: B018
+            s.transpose(-1, -2) @ go, go @ v.transpose(-1, -2), s @ k, s.transpose(-1, -2) @ q
+
+        return fn
+    s = s.requires_grad_(True)
+
+    def fn():
+        s.grad = None
+        torch.softmax(s, dim=-1).backward(gs)
+
+    return fn
+
+
 def _attention_fn(model, impl, x, g, heads, causal, E, H):
     """One forward + backward of `model` in `impl`, as a closure over its inputs on the device."""
+    if model in (report.SDPA_PRODUCTS, report.SDPA_SOFTMAX):
+        return _attention_parts(model, impl, heads)
     if impl.startswith("scratch"):
         xp = array_module_of(impl)
         xd, gd, mask = xp.asarray(x), xp.asarray(g), xp.asarray(causal)

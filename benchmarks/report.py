@@ -23,6 +23,8 @@ RNN_MODELS = ("LSTM forward + backward", "GRU forward + backward")
 ATTENTION_MODEL = "causal self-attention (MultiheadAttention) forward + backward"
 SDPA_MODEL = "causal self-attention: its scaled dot-product core alone, forward + backward"
 ENCODER_MODEL = "TransformerEncoderLayer (pre-norm, GELU) forward + backward"
+SDPA_PRODUCTS = "causal self-attention's core: its six products alone"
+SDPA_SOFTMAX = "causal self-attention's core: its softmax and the softmax's backward alone"
 CONV_FORWARD, CONV_STEP = "conv forward", "conv forward + backward"
 CONV_GEMMS = "conv forward + backward: its 3 GEMMs alone"
 CONV_IM2COL = "conv forward + backward: scratch's window copy (im2col) alone"
@@ -350,7 +352,9 @@ def attention_targets(grouped):
                 s_core, t_core = core["scratch-numpy"]["median_s"], core["torch-cpu"]["median_s"]
                 why = (
                     f" (its scaled dot-product core alone: {s_core / t_core:.2f}x, "
-                    f"{_fmt_time(s_core)} of scratch's {_fmt_time(c['scratch-numpy']['median_s'])})"
+                    f"{_fmt_time(s_core)} of scratch's {_fmt_time(c['scratch-numpy']['median_s'])}"
+                    + _core_parts(grouped, label)
+                    + ")"
                 )
             out.append(
                 f"- {model.split(' forward')[0]} <= {limit}x torch CPU at the {size} size: "
@@ -358,6 +362,27 @@ def attention_targets(grouped):
                 + f" — {r:.2f}x at {label}{why}."
             )
     return out
+
+
+def _core_parts(grouped, label):
+    """Where the core's time goes in each twin: its six products alone, its softmax (forward and
+    backward) alone; the rest is the masking and the layout."""
+    parts = []
+    for model, what in ((SDPA_PRODUCTS, "products"), (SDPA_SOFTMAX, "softmax")):
+        cells = next(
+            (
+                c
+                for c in grouped.get(model, {}).values()
+                if c.get("scratch-numpy", {}).get("size_label") == label
+            ),
+            None,
+        )
+        if cells and "torch-cpu" in cells:
+            parts.append(
+                f"{what} {_fmt_time(cells['scratch-numpy']['median_s'])} against "
+                f"torch's {_fmt_time(cells['torch-cpu']['median_s'])}"
+            )
+    return ("; of the core: " + ", ".join(parts)) if parts else ""
 
 
 def norm_passes(grouped):
