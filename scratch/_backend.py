@@ -22,8 +22,19 @@ def sum_rows(a):
     """a (N, M) -> (M,): the sum over the rows (a bias's gradient over a batch), as accurate as
     torch's. NumPy sums pairwise (rounding error ~ log2(N) eps) only along a contiguous axis; down
     the rows of a C-ordered matrix it adds one row at a time (error ~ N eps: 2.7e-6 relative for
-    216 equal float32 values, past torch.testing's rtol). The transposed copy costs one pass."""
-    return array_module(a).ascontiguousarray(a.T).sum(axis=1)
+    216 equal float32 values, past torch.testing's rtol). Here the rows are added pairwise, half
+    the matrix onto the other half until one row is left: log2(N) contiguous passes of shrinking
+    size, about twice a plain sum's work (a transposed copy, the other cure, costs 50 times a
+    plain sum at 1024 x 4096, measured)."""
+    if a.shape[0] == 0:
+        return a.sum(axis=0)
+    while a.shape[0] > 1:
+        half = a.shape[0] // 2
+        pairs = a[:half] + a[half : 2 * half]
+        if a.shape[0] % 2:  # an odd row out joins the first pair
+            pairs[0] += a[-1]
+        a = pairs
+    return a[0]
 
 
 def scatter_add(target, index, values):
