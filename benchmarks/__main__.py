@@ -24,7 +24,9 @@ BENCHMARKS = (
     "conv",
     "recurrent",
     "attention",
+    "gpt",
     "digits",
+    "text",
 )
 
 
@@ -75,6 +77,12 @@ def parse_args(argv=None):
         type=float,
         default=None,
         help="seconds per measurement (None: 0.5 with --quick, else 1.0)",
+    )
+    parser.add_argument(
+        "--text-steps",
+        type=int,
+        default=None,
+        help="training steps of the text suite's GPT (None: 400 with --quick, else 1500)",
     )
     return parser.parse_args(argv)
 
@@ -137,9 +145,19 @@ def main(argv=None):
         else:
             digits_results = digits.run_suite(impls, args.quick)
             digits_section = digits.markdown(digits_results)
+    text_results = None
+    if args.only is None or "text" in args.only:
+        from benchmarks import text
+
+        text_results = text.run_suite(impls, args.quick, steps=args.text_steps)
+        digits_section += "\n" + text.markdown(text_results)
     env["wall_time_s"] = round(time.perf_counter() - started, 1)
     args.out.mkdir(parents=True, exist_ok=True)
     written = report.write(rows, env, args.out, extra=digits_section)
+    if text_results is not None:
+        written.append(text.write_json(text_results, args.out))
+        if report.have_matplotlib():
+            written.append(text.figure(text_results, args.out))
     if digits_results is not None:
         written.append(digits.write_json(digits_results, args.out))
         if report.have_matplotlib():

@@ -791,6 +791,51 @@ def _attention_fn(model, impl, x, g, heads, causal, E, H):
     return fn
 
 
+def gpt_cases(impls, quick):
+    """The text suite's GPT training step (forward, cross-entropy, backward, AdamW) at widths
+    around the suite's (n_embd 64): where a framework's per-call cost shows, and where the
+    crossover lies. 2 layers, 4 heads, 16 windows of 64 characters, a 103-character vocabulary."""
+    import scratch.models
+    import torch_impl.models
+
+    impls = [i for i in impls if i in ("scratch-numpy", "torch-cpu")]
+    V, T, B = 103, 64, 16
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, V, (B, T)), rng.integers(0, V, (B, T))
+    for width in (16, 32, 64) if quick else (16, 32, 64, 128, 256):
+        config = dict(block_size=T, n_layer=2, n_head=4, n_embd=width)
+        s = scratch.models.GPT(V, **config, generator=np.random.default_rng(0))
+        for impl in impls:
+            if impl == "scratch-numpy":
+                model, opt = s, scratch.optim.AdamW(s.parameters(), lr=1e-3)
+                crit = scratch.nn.CrossEntropyLoss()
+
+                def step(model=model, opt=opt, crit=crit):
+                    opt.zero_grad()
+                    crit(model(x).reshape(-1, V), y.reshape(-1))
+                    model.backward(crit.backward().reshape(B, T, V))
+                    opt.step()
+            else:
+                model = copy_weights(s, torch_impl.models.GPT(V, **config))
+                opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+                xt, yt = torch.from_numpy(x), torch.from_numpy(y).reshape(-1)
+
+                def step(model=model, opt=opt, xt=xt, yt=yt):
+                    opt.zero_grad()
+                    logits = model(xt).reshape(-1, V)
+                    torch.nn.functional.cross_entropy(logits, yt).backward()
+                    opt.step()
+
+            yield Case(
+                report.GPT_STEP,
+                width,
+                f"n_embd={width}",
+                impl,
+                step,
+                size_unit="n_embd (2 layers, 4 heads, 16 x 64 characters)",
+            )
+
+
 BUILDERS = {
     "gradient_descent": gradient_descent_cases,
     "sgd": sgd_cases,
@@ -801,6 +846,7 @@ BUILDERS = {
     "conv": conv_cases,
     "recurrent": recurrent_cases,
     "attention": attention_cases,
+    "gpt": gpt_cases,
 }
 
 

@@ -23,6 +23,7 @@ RNN_MODELS = ("LSTM forward + backward", "GRU forward + backward")
 ATTENTION_MODEL = "causal self-attention (MultiheadAttention) forward + backward"
 SDPA_MODEL = "causal self-attention: its scaled dot-product core alone, forward + backward"
 ENCODER_MODEL = "TransformerEncoderLayer (pre-norm, GELU) forward + backward"
+GPT_STEP = "GPT training step (AdamW), the text suite's model"
 SDPA_PRODUCTS = "causal self-attention's core: its six products alone"
 SDPA_SOFTMAX = "causal self-attention's core: its softmax and the softmax's backward alone"
 CONV_FORWARD, CONV_STEP = "conv forward", "conv forward + backward"
@@ -287,6 +288,7 @@ def targets(rows):
                 + "."
             )
     out += attention_targets(grouped)
+    out += gpt_targets(grouped)
     gpu = [c for _, c in sorted(steps.items()) if "scratch-cupy" in c and "torch-cuda" in c]
     if gpu:
         # judged at the largest size measured (the target's "large"); every size's ratio is listed
@@ -362,6 +364,46 @@ def attention_targets(grouped):
                 + f" — {r:.2f}x at {label}{why}."
             )
     return out
+
+
+def gpt_targets(grouped):
+    """The GPT step <= 1.0x torch at the suite's width (64), and where scratch stops being
+    faster."""
+    cells = [
+        c
+        for _, c in sorted(grouped.get(GPT_STEP, {}).items())
+        if "scratch-numpy" in c and "torch-cpu" in c
+    ]
+    if not cells:
+        return []
+    ratios = [
+        (
+            c["scratch-numpy"]["size_label"],
+            c["scratch-numpy"]["median_s"] / c["torch-cpu"]["median_s"],
+        )
+        for c in cells
+    ]
+    at = dict(ratios).get("n_embd=64")
+    faster = [label for label, r in ratios if r < 1]
+    crossing = next((label for label, r in ratios if r >= 1), None)
+    said = (
+        "scratch is faster at every width measured"
+        if not crossing
+        else f"torch is faster from {crossing} on"
+        if not faster
+        else f"scratch is faster up to {faster[-1]}, torch from {crossing}"
+    )
+    return [
+        "- GPT training step <= 1.0x torch CPU at the text suite's width (n_embd=64): "
+        + (
+            "**not measured**"
+            if at is None
+            else ("**met**" if at <= 1.0 else "**missed**") + f" — {at:.2f}x"
+        )
+        + "; all widths: "
+        + ", ".join(f"{label} {r:.2f}x" for label, r in ratios)
+        + f" ({said})."
+    ]
 
 
 def _core_parts(grouped, label):

@@ -6,6 +6,8 @@ types they raise. Nothing here imports torch; the torch twins import it from her
 import math
 import warnings
 
+import numpy as np
+
 from scratch import _validate
 
 MINIMUM = (2.0, -3.0)  # c, where the bowl's loss is 0
@@ -112,3 +114,40 @@ def training_settings(epochs, batch_size, inputs, targets):
     epochs = _validate.integer("epochs", epochs, low=1)
     batch_size = _validate.integer("batch_size", batch_size, low=1)
     return epochs, batch_size, _validate.sample_count(inputs, targets)
+
+
+def check_token_ids(ids, vocab_size, block_size):
+    """A GPT's input: integer ids (B, T), T <= block_size, each in [0, vocab_size); refused in
+    words otherwise, before anything runs (both twins call this on a NumPy copy)."""
+    if ids.dtype.kind not in "iu":
+        raise TypeError(f"GPT takes integer token ids, got {ids.dtype}: pass idx.astype(np.int64)")
+    if ids.ndim != 2:
+        raise ValueError(f"GPT takes ids of shape (batch, length), got {tuple(ids.shape)}")
+    if ids.shape[1] > block_size:
+        raise ValueError(
+            f"GPT: a sequence of {ids.shape[1]} tokens is longer than block_size="
+            f"{block_size}: crop it to its last {block_size} tokens"
+        )
+    if ids.size and (ids.min() < 0 or ids.max() >= vocab_size):
+        bad = ids[(ids < 0) | (ids >= vocab_size)][0]
+        raise IndexError(f"GPT: token id {int(bad)} is outside the vocabulary [0, {vocab_size})")
+
+
+def sample_next(logits, temperature, top_k, generator):
+    """The next token of each row of logits (B, V), a NumPy array: argmax at temperature 0, else a
+    draw from softmax(logits / temperature) restricted to the top_k largest, by inverting the
+    cumulative distribution at one uniform per row from the NumPy `generator`. Both twins call
+    this on their own logits, so the same logits and seed give the same tokens."""
+    if temperature == 0:
+        return logits.argmax(axis=-1)
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0, got {temperature}")
+    logits = logits.astype(np.float64) / temperature
+    if top_k is not None:
+        k = min(int(top_k), logits.shape[-1])
+        kth = np.sort(logits, axis=-1)[:, -k][:, None]
+        logits = np.where(logits < kth, -np.inf, logits)
+    p = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    cdf = np.cumsum(p / p.sum(axis=-1, keepdims=True), axis=-1)
+    u = generator.random((logits.shape[0], 1))
+    return np.minimum((cdf < u).sum(axis=-1), logits.shape[-1] - 1)

@@ -15,6 +15,7 @@ import numpy as np
 
 from scratch import nn
 from scratch._backend import array_module
+from scratch._twins import check_token_ids, sample_next
 
 PIXELS, ROWS, CLASSES = 64, 8, 10
 
@@ -110,3 +111,92 @@ class LayerNormMLP(nn.Module):
     def backward(self, grad_output, *, input_grad=True):
         g = self.relu.backward(self.fc2.backward(grad_output))
         return self.fc1.backward(self.norm.backward(g), input_grad=input_grad)
+
+
+class GPT(nn.Module):
+    """A character-level GPT: idx (B, T) integer token ids, T <= block_size -> logits (B, T, V).
+
+        x = tok_emb(idx) + pos_emb(0..T-1)                       (B, T, C), C = n_embd
+        x = block(x) for each of n_layer pre-norm causal blocks   (attention, then a 4C GELU MLP)
+        logits = head(ln_f(x)),  head.weight IS tok_emb.weight    (weight tying)
+
+    The blocks are TransformerEncoderLayers (norm_first, causal mask, GELU in its tanh form, as
+    GPT-2's; NumPy has no fast erf). Weight tying: the output projection reuses the token
+    embedding's (V, C) matrix, saving V x C parameters; one Parameter registered under two names,
+    listed once by parameters(), so the optimizer steps it once. Its gradient is the sum of both
+    uses: the head's backward and the embedding's both add into the same .grad.
+    """
+
+    def __init__(
+        self,
+        vocab_size,
+        block_size,
+        n_layer,
+        n_head,
+        n_embd,
+        dropout=0.0,
+        *,
+        dtype=np.float32,
+        generator=None,
+    ):
+        super().__init__()
+        kw = dict(dtype=dtype, generator=generator)
+        self.block_size, self.vocab_size = block_size, vocab_size
+        self.tok_emb = nn.Embedding(vocab_size, n_embd, **kw)
+        self.pos_emb = nn.Embedding(block_size, n_embd, **kw)
+        self.drop = nn.Dropout(dropout, generator=generator)
+        self.blocks = nn.Sequential(
+            *(
+                nn.TransformerEncoderLayer(
+                    n_embd,
+                    n_head,
+                    4 * n_embd,
+                    dropout,
+                    activation=nn.GELU("tanh"),
+                    batch_first=True,
+                    norm_first=True,
+                    **kw,
+                )
+                for _ in range(n_layer)
+            )
+        )
+        self.ln_f = nn.LayerNorm(n_embd, dtype=dtype)
+        self.head = nn.Linear(n_embd, vocab_size, bias=False, **kw)
+        self.head.weight = self.tok_emb.weight  # tied: one matrix, two uses
+
+    def forward(self, idx):
+        check_token_ids(idx, self.vocab_size, self.block_size)
+        T = idx.shape[1]
+        xp = array_module(idx)
+        causal = xp.triu(xp.ones((T, T), dtype=bool), 1)  # True masks out: no looking ahead
+        x = self.drop(self.tok_emb(idx) + self.pos_emb(xp.arange(T)))
+        for block in self.blocks:
+            x = block(x, src_mask=causal, is_causal=True)
+        return self.head(self.ln_f(x))
+
+    def backward(self, grad_output, *, input_grad=True):
+        """dL/dlogits (B, T, V) -> None (token ids have no gradient); adds every parameter's
+        gradient, the tied matrix's from both of its uses."""
+        g = self.ln_f.backward(self.head.backward(grad_output))  # head: dW adds into tok_emb's
+        for block in reversed(list(self.blocks)):
+            g = block.backward(g)
+        g = self.drop.backward(g)
+        self.tok_emb.backward(g)  # the embedding's use adds to the same .grad
+        self.pos_emb.backward(g.sum(axis=0))  # every sequence used positions 0..T-1
+        return None
+
+
+def generate(model, idx, max_new_tokens, *, temperature=1.0, top_k=None, generator=None):
+    """idx (B, T) -> (B, T + max_new_tokens): each next token sampled from the model's last
+    logits, the context cropped to block_size (scratch._twins.sample_next draws it; temperature
+    0 is greedy)."""
+    generator = np.random.default_rng() if generator is None else generator
+    for _ in range(max_new_tokens):
+        logits = model(idx[:, -model.block_size :])[:, -1]
+        next_id = sample_next(_host(logits), temperature, top_k, generator)
+        idx = array_module(idx).concatenate([idx, array_module(idx).asarray(next_id)[:, None]], 1)
+    return idx
+
+
+def _host(a):
+    return a.get() if array_module(a) is not np else a

@@ -145,7 +145,7 @@ def test_only_runs_the_benchmarks_named_and_the_names_are_the_builders():
     from benchmarks import cases
     from benchmarks.__main__ import BENCHMARKS, parse_args
 
-    assert tuple(cases.BUILDERS) + ("digits",) == BENCHMARKS
+    assert tuple(cases.BUILDERS) + ("digits", "text") == BENCHMARKS
     args = parse_args(["--only", "adam", "--only", "perceptron", "--quick"])
     models = {c.model for c in cases.all_cases(["scratch-numpy"], True, args.only)}
     assert models == {"Adam step", "perceptron epoch"}
@@ -296,8 +296,8 @@ def test_a_bare_machine_still_gets_its_timings_and_report(tmp_path):
         "for name in ('tqdm', 'threadpoolctl', 'matplotlib', 'sklearn'):\n"
         "    sys.modules[name] = None  # import fails, as where it is not installed\n"
         "from benchmarks.__main__ import main\n"
-        "main(['--quick', '--device', 'cpu', '--min-run-time', '0.001', '--out', "
-        f"{str(tmp_path)!r}])\n"
+        "main(['--quick', '--device', 'cpu', '--min-run-time', '0.001', '--text-steps', '3', "
+        f"'--out', {str(tmp_path)!r}])\n"
     )
     run = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
@@ -315,6 +315,7 @@ def test_a_bare_machine_still_gets_its_timings_and_report(tmp_path):
         "report.md",
         "results.csv",
         "results.json",
+        "text.json",
     ]
     md = (tmp_path / "report.md").read_text()
     assert "NumPy's BLAS not pinned" in md and "threads not pinned: threadpoolctl missing" in md

@@ -85,9 +85,16 @@ THE_DIFFERENCE = {
         "_check_data",
         "_on_device",
     },
-    "models.py": {"MLP.backward", "ConvNet.backward", "RowLSTM.backward", "LayerNormMLP.backward"},
+    "models.py": {
+        "MLP.backward",
+        "ConvNet.backward",
+        "RowLSTM.backward",
+        "LayerNormMLP.backward",
+        "GPT.backward",
+        "_host",
+    },
 }
-DIFF_BUDGET = {"gradient_descent.py": 49, "perceptron.py": 29, "two_layer.py": 22, "models.py": 30}
+DIFF_BUDGET = {"gradient_descent.py": 49, "perceptron.py": 29, "two_layer.py": 22, "models.py": 54}
 
 
 def without_the_difference(path, names):

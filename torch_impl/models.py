@@ -11,7 +11,11 @@ dL/d(its output) into dL/d(its input): the chain rule, one line a layer. The scr
 it; autograd derives it for the torch twin.
 """
 
+import numpy as np
+import torch
 from torch import nn
+
+from scratch._twins import check_token_ids, sample_next
 
 PIXELS, ROWS, CLASSES = 64, 8, 10
 
@@ -84,3 +88,77 @@ class LayerNormMLP(nn.Module):
 
     def forward(self, x):
         return self.fc2(self.relu(self.norm(self.fc1(x))))
+
+
+class GPT(nn.Module):
+    """A character-level GPT: idx (B, T) integer token ids, T <= block_size -> logits (B, T, V).
+
+        x = tok_emb(idx) + pos_emb(0..T-1)                       (B, T, C), C = n_embd
+        x = block(x) for each of n_layer pre-norm causal blocks   (attention, then a 4C GELU MLP)
+        logits = head(ln_f(x)),  head.weight IS tok_emb.weight    (weight tying)
+
+    The blocks are TransformerEncoderLayers (norm_first, causal mask, GELU in its tanh form, as
+    GPT-2's; NumPy has no fast erf). Weight tying: the output projection reuses the token
+    embedding's (V, C) matrix, saving V x C parameters; one Parameter registered under two names,
+    listed once by parameters(), so the optimizer steps it once. Its gradient is the sum of both
+    uses: autograd adds the head's and the embedding's into the same .grad.
+    """
+
+    def __init__(
+        self,
+        vocab_size,
+        block_size,
+        n_layer,
+        n_head,
+        n_embd,
+        dropout=0.0,
+        *,
+        dtype=None,
+        device=None,
+    ):
+        super().__init__()
+        kw = dict(dtype=dtype, device=device)
+        self.block_size, self.vocab_size = block_size, vocab_size
+        self.tok_emb = nn.Embedding(vocab_size, n_embd, **kw)
+        self.pos_emb = nn.Embedding(block_size, n_embd, **kw)
+        self.drop = nn.Dropout(dropout)
+        self.blocks = nn.Sequential(
+            *(
+                nn.TransformerEncoderLayer(
+                    n_embd,
+                    n_head,
+                    4 * n_embd,
+                    dropout,
+                    activation=nn.GELU("tanh"),
+                    batch_first=True,
+                    norm_first=True,
+                    **kw,
+                )
+                for _ in range(n_layer)
+            )
+        )
+        self.ln_f = nn.LayerNorm(n_embd, **kw)
+        self.head = nn.Linear(n_embd, vocab_size, bias=False, **kw)
+        self.head.weight = self.tok_emb.weight  # tied: one matrix, two uses
+
+    def forward(self, idx):
+        check_token_ids(idx.detach().cpu().numpy(), self.vocab_size, self.block_size)
+        T = idx.shape[1]
+        causal = torch.triu(torch.ones((T, T), dtype=torch.bool, device=idx.device), 1)
+        x = self.drop(self.tok_emb(idx) + self.pos_emb(torch.arange(T, device=idx.device)))
+        for block in self.blocks:
+            x = block(x, src_mask=causal, is_causal=True)
+        return self.head(self.ln_f(x))
+
+
+@torch.no_grad()
+def generate(model, idx, max_new_tokens, *, temperature=1.0, top_k=None, generator=None):
+    """idx (B, T) -> (B, T + max_new_tokens): each next token sampled from the model's last
+    logits, the context cropped to block_size (scratch._twins.sample_next draws it; temperature
+    0 is greedy)."""
+    generator = np.random.default_rng() if generator is None else generator
+    for _ in range(max_new_tokens):
+        logits = model(idx[:, -model.block_size :])[:, -1]
+        next_id = sample_next(logits.cpu().numpy(), temperature, top_k, generator)
+        idx = torch.cat([idx, torch.from_numpy(next_id).to(idx.device)[:, None]], 1)
+    return idx

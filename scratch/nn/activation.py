@@ -62,25 +62,32 @@ def gelu(input, approximate="none"):
     or 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))) (approximate='tanh')."""
     if approximate not in ("none", "tanh"):
         raise ValueError(f"approximate argument must be either none or tanh, got {approximate!r}")
-    xp = array_module(input)
+    return _gelu_forward(input, approximate)[0]
+
+
+def _gelu_forward(x, approximate):
+    """(y, what the backward reuses: Phi(x), or tanh(u) for the tanh form; each costs a
+    transcendental per value, the exact form's erf most of all)."""
+    xp = array_module(x)
     if approximate == "tanh":
-        inner = SQRT_2_OVER_PI * (input + GELU_CUBIC * input * input * input)
-        return 0.5 * input * (1 + xp.tanh(inner))
-    return 0.5 * input * (1 + erf(input / math.sqrt(2)))
+        t = xp.tanh(SQRT_2_OVER_PI * (x + GELU_CUBIC * x * x * x))
+        return 0.5 * x * (1 + t), t
+    cdf = 0.5 * (1 + erf(x / math.sqrt(2)))
+    return x * cdf, cdf
 
 
-def gelu_backward(grad_output, input, approximate="none"):
-    """dL/dx of gelu, beside it.
+def gelu_backward(grad_output, input, saved, approximate="none"):
+    """dL/dx of gelu, beside it (saved: what _gelu_forward returned beside y).
     none:  d/dx x Phi(x) = Phi(x) + x phi(x),  phi(x) = e^(-x^2 / 2) / sqrt(2 pi)
     tanh:  with t = tanh(u), u = sqrt(2 / pi) (x + 0.044715 x^3):
            0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2 / pi) (1 + 3 * 0.044715 x^2)"""
     xp = array_module(input)
     x = input
     if approximate == "tanh":
-        t = xp.tanh(SQRT_2_OVER_PI * (x + GELU_CUBIC * x * x * x))
+        t = saved
         du_dx = SQRT_2_OVER_PI * (1 + 3 * GELU_CUBIC * x * x)
         return grad_output * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du_dx)
-    cdf = 0.5 * (1 + erf(x / math.sqrt(2)))
+    cdf = saved
     pdf = xp.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
     return grad_output * (cdf + x * pdf)
 
@@ -180,13 +187,16 @@ class GELU(Module):
         self.approximate = approximate
 
     def forward(self, input):
-        self.save_for_backward(_validate.array("GELU", "input", input))
-        return gelu(input, self.approximate)
+        y, saved = _gelu_forward(_validate.array("GELU", "input", input), self.approximate)
+        self.save_for_backward(input, saved)
+        return y
 
     def backward(self, grad_output, *, input_grad=True):
-        (x,) = self.saved_tensors
+        x, saved = self.saved_tensors
         g = self.grad_like(grad_output, x.shape, x.dtype)
-        return gelu_backward(g, x, self.approximate).astype(x.dtype) if input_grad else None
+        if not input_grad:
+            return None
+        return gelu_backward(g, x, saved, self.approximate).astype(x.dtype, copy=False)
 
     def extra_repr(self):
         return f"approximate={self.approximate!r}"

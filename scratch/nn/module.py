@@ -117,10 +117,16 @@ class Module:
     def children(self):
         return iter(self._modules.values())
 
-    def named_parameters(self, prefix="", recurse=True):
+    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+        """(name, Parameter) for each parameter; one registered twice (a tied weight) is yielded
+        once, under its first name, as torch does, so that an optimizer steps it once."""
         modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        seen = set()
         for module_prefix, module in modules:
             for name, p in module._parameters.items():
+                if remove_duplicate and id(p) in seen:
+                    continue
+                seen.add(id(p))
                 yield (f"{module_prefix}.{name}" if module_prefix else name), p
 
     def parameters(self, recurse=True):
