@@ -102,6 +102,9 @@ class GPT(nn.Module):
     embedding's (V, C) matrix, saving V x C parameters; one Parameter registered under two names,
     listed once by parameters(), so the optimizer steps it once. Its gradient is the sum of both
     uses: autograd adds the head's and the embedding's into the same .grad.
+    The embeddings start at N(0, 0.02^2), as GPT-2's: from torch's default N(0, 1) the tied
+    head's first logits would be ~8 wide and the first loss ~40 nats, far above the ln(V) of a
+    uniform guess.
     """
 
     def __init__(
@@ -140,6 +143,9 @@ class GPT(nn.Module):
         self.ln_f = nn.LayerNorm(n_embd, **kw)
         self.head = nn.Linear(n_embd, vocab_size, bias=False, **kw)
         self.head.weight = self.tok_emb.weight  # tied: one matrix, two uses
+        # GPT-2's init (the docstring says why)
+        for embedding in (self.tok_emb, self.pos_emb):
+            nn.init.normal_(embedding.weight, 0.0, 0.02)
 
     def forward(self, idx):
         check_token_ids(idx.detach().cpu().numpy(), self.vocab_size, self.block_size)
