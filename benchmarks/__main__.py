@@ -8,6 +8,7 @@ Writes results.csv, results.json, report.md and PNG plots to --out.
 
 import argparse
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -133,8 +134,49 @@ def main(argv=None):
     )
 
     started = time.perf_counter()
-    rows = timing.run(all_cases, min_run_time, args.threads)
-    digits_section, digits_results = "", None
+    # Interrupted (Ctrl-C, or `timeout`'s SIGTERM on a leased machine), the run still writes what
+    # it measured, and says so: a first GPU run lost four minutes of timings to a timeout
+    signal.signal(signal.SIGTERM, _interrupt)
+    rows, digits_section, digits_results, text_results = [], "", None, None
+    try:
+        timing.run(all_cases, min_run_time, args.threads, rows=rows)
+        digits_section, digits_results, text_results = _suites(impls, args)
+    except KeyboardInterrupt:
+        env["interrupted"] = f"interrupted after {len(rows)} of {len(all_cases)} measurements" + (
+            "" if len(rows) < len(all_cases) else ", in the suites that follow them"
+        )
+        print(f"\n{env['interrupted']}: writing what was measured")
+    if not rows:
+        sys.exit("interrupted before the first measurement: nothing to write")
+    env["wall_time_s"] = round(time.perf_counter() - started, 1)
+    args.out.mkdir(parents=True, exist_ok=True)
+    written = report.write(rows, env, args.out, extra=digits_section)
+    if text_results is not None:
+        from benchmarks import text
+
+        written.append(text.write_json(text_results, args.out))
+        if report.have_matplotlib():
+            written.append(text.figure(text_results, args.out))
+    if digits_results is not None:
+        from benchmarks import digits
+
+        written.append(digits.write_json(digits_results, args.out))
+        if report.have_matplotlib():
+            written.append(digits.figure(digits_results, args.out))
+    if not args.no_figures and report.have_matplotlib() and "interrupted" not in env:
+        from benchmarks import figures
+
+        written += figures.write(args.out)
+    print(f"done in {env['wall_time_s']} s; wrote " + ", ".join(str(p) for p in written))
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _suites(impls, args):
+    """The digits and text suites, where asked for: (their markdown, digits' and text's results)."""
+    digits_section, digits_results, text_results = "", None, None
     if args.only is None or "digits" in args.only:
         from benchmarks import digits
 
@@ -145,28 +187,12 @@ def main(argv=None):
         else:
             digits_results = digits.run_suite(impls, args.quick)
             digits_section = digits.markdown(digits_results)
-    text_results = None
     if args.only is None or "text" in args.only:
         from benchmarks import text
 
         text_results = text.run_suite(impls, args.quick, steps=args.text_steps)
         digits_section += "\n" + text.markdown(text_results)
-    env["wall_time_s"] = round(time.perf_counter() - started, 1)
-    args.out.mkdir(parents=True, exist_ok=True)
-    written = report.write(rows, env, args.out, extra=digits_section)
-    if text_results is not None:
-        written.append(text.write_json(text_results, args.out))
-        if report.have_matplotlib():
-            written.append(text.figure(text_results, args.out))
-    if digits_results is not None:
-        written.append(digits.write_json(digits_results, args.out))
-        if report.have_matplotlib():
-            written.append(digits.figure(digits_results, args.out))
-    if not args.no_figures and report.have_matplotlib():
-        from benchmarks import figures
-
-        written += figures.write(args.out)
-    print(f"done in {env['wall_time_s']} s; wrote " + ", ".join(str(p) for p in written))
+    return digits_section, digits_results, text_results
 
 
 if __name__ == "__main__":

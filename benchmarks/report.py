@@ -74,6 +74,11 @@ def markdown(rows, env, extra=""):
         f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC in "
         f"{env['wall_time_s']} s.",
         "",
+        *(
+            [f"**Incomplete: {env['interrupted']}.** The tables hold what was measured.", ""]
+            if env.get("interrupted")
+            else []
+        ),
         "| machine | |",
         "|---|---|",
         f"| CPU | {env['cpu']} |",

@@ -24,13 +24,15 @@ def measure(fn, min_run_time, threads):
 IMPL_ORDER = ("scratch-numpy", "torch-cpu", "scratch-cupy", "torch-cuda", "torch-cuda-graph")
 
 
-def run(cases, min_run_time, threads):
+def run(cases, min_run_time, threads, rows=None):
     """Time every case; all of one implementation's cases run together, one implementation after
     another: NumPy's BLAS threads and torch's OpenMP threads each keep spinning for a while after
     their last call, and on a machine with few cores interleaving the two makes them steal each
     other's cores (torch's small ops then measured up to ten times slower than they are)."""
     cases = sorted(cases, key=lambda c: IMPL_ORDER.index(c.impl))  # stable: sizes keep their order
-    rows = []
+    rows = (
+        [] if rows is None else rows
+    )  # the caller's list: what was measured survives an interrupt
     for case in tqdm(cases, desc="benchmarks", unit="case", dynamic_ncols=True):
         m = measure(case.fn, min_run_time, threads)
         times = sorted(m.times)

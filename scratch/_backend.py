@@ -40,10 +40,5 @@ def sum_rows(a):
 def scatter_add(target, index, values):
     """target[index] += values, with repeated indices summed. (NumPy's fancy `target[index] +=
     values` writes each repeated index once, keeping one of its values: the classic embedding
-    gradient bug.) NumPy's add.at on the CPU, cupyx.scatter_add on a GPU."""
-    if array_module(target) is np:
-        np.add.at(target, index, values)
-    else:
-        import cupyx
-
-        cupyx.scatter_add(target, index, values)
+    gradient bug.) The ufunc's unbuffered `at`, NumPy's and CuPy's alike."""
+    array_module(target).add.at(target, index, values)

@@ -37,6 +37,7 @@ UNSUPPORTED = "Unsupported type <class 'numpy.ndarray'>"
 NAMES = frozenset(
     {
         "abs",
+        "add",
         "arange",
         "bincount",
         "ascontiguousarray",
@@ -207,6 +208,21 @@ class ndarray(NDArrayOperatorsMixin):
 
 
 ndarray.__module__ = "cupy"  # what CuPy's ndarray reports, and what array_module looks at
+
+
+class _Ufunc:
+    """A ufunc's `at` on device arrays (cupy.add.at: unbuffered, repeated indices accumulate)."""
+
+    def __init__(self, ufunc):
+        self._ufunc = ufunc
+
+    def at(self, a, index, values):
+        if not isinstance(a, ndarray):
+            raise TypeError(UNSUPPORTED)
+        self._ufunc.at(a._a, _unwrap_index(index), _unwrap(values))
+
+
+add = _Ufunc(np.add)
 
 
 def asarray(a, dtype=None):

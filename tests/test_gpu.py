@@ -186,7 +186,7 @@ def test_recurrent_layers_on_cupy_match_torch_on_cuda(name):
 
 @pytest.mark.parametrize("name", ["Embedding", "GELU", "MultiheadAttention", "Transformer"])
 def test_the_attention_chapter_on_cupy_matches_torch_on_cuda(name):
-    """float64; the embedding's scatter-add is cupyx.scatter_add, GELU's erf cupyx's."""
+    """float64; the embedding's scatter-add is cupy.add.at, GELU's erf cupyx's."""
     import cupy
 
     rng = np.random.default_rng(0)
