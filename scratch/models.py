@@ -197,12 +197,14 @@ def generate(model, idx, max_new_tokens, *, temperature=1.0, top_k=None, generat
     logits, the context cropped to block_size (scratch._twins.sample_next draws it; temperature
     0 is greedy)."""
     generator = np.random.default_rng() if generator is None else generator
+    xp = array_module(idx)
     for _ in range(max_new_tokens):
         logits = model(idx[:, -model.block_size :])[:, -1]
         next_id = sample_next(_host(logits), temperature, top_k, generator)
-        idx = array_module(idx).concatenate([idx, array_module(idx).asarray(next_id)[:, None]], 1)
+        idx = xp.concatenate([idx, xp.asarray(next_id)[:, None]], 1)
     return idx
 
 
 def _host(a):
+    """A CuPy array's values on the host; a NumPy array as it is."""
     return a.get() if array_module(a) is not np else a

@@ -332,12 +332,12 @@ class MultiheadAttention(Module):
             q_h,
             k_h,
             v_h,
-            bias,
-            p,
-            False,
-            None,
-            False,
-            self.generator,
+            attn_mask=bias,
+            dropout_p=p,
+            is_causal=False,
+            scale=None,
+            enable_gqa=False,
+            generator=self.generator,
             safe_softmax=not need_weights,
         )
         # merge the heads: (N, H, L, D) -> (L, N, E), then out_proj
