@@ -94,7 +94,7 @@ THE_DIFFERENCE = {
         "_host",
     },
 }
-DIFF_BUDGET = {"gradient_descent.py": 49, "perceptron.py": 29, "two_layer.py": 22, "models.py": 56}
+DIFF_BUDGET = {"gradient_descent.py": 49, "perceptron.py": 29, "two_layer.py": 22, "models.py": 57}
 
 
 def without_the_difference(path, names):
