@@ -149,6 +149,7 @@ def main(argv=None):
     if not rows:
         sys.exit("interrupted before the first measurement: nothing to write")
     env["wall_time_s"] = round(time.perf_counter() - started, 1)
+    env["study_figures"] = not args.no_figures and "interrupted" not in env
     args.out.mkdir(parents=True, exist_ok=True)
     written = report.write(rows, env, args.out, extra=digits_section)
     if text_results is not None:

@@ -161,8 +161,12 @@ def markdown(rows, env, extra=""):
         "",
         "Plots: `scaling.png` (time against size, log-log)"
         + (", `crossover.png` (where the GPU starts to win)" if env.get("gpu") else "")
-        + "; study figures, the twins drawn over each other: `study_gradient_descent.png`, "
-        "`study_perceptron.png`, `study_two_layer.png`.",
+        + (
+            "; study figures, the twins drawn over each other: `study_gradient_descent.png`, "
+            "`study_perceptron.png`, `study_two_layer.png`."
+            if env.get("study_figures", True)
+            else "."
+        ),
     ]
     return "\n".join(lines) + "\n"
 
