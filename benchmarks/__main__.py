@@ -138,8 +138,9 @@ def main(argv=None):
     # it measured, and says so: a first GPU run lost four minutes of timings to a timeout
     signal.signal(signal.SIGTERM, _interrupt)
     rows, digits_section, digits_results, text_results = [], "", None, None
+    env["health"] = {}
     try:
-        timing.run(all_cases, min_run_time, args.threads, rows=rows)
+        timing.run(all_cases, min_run_time, args.threads, rows=rows, health=env["health"])
         digits_section, digits_results, text_results = _suites(impls, args)
     except KeyboardInterrupt:
         env["interrupted"] = f"interrupted after {len(rows)} of {len(all_cases)} measurements" + (

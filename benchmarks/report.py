@@ -6,6 +6,7 @@ import datetime
 import functools
 import importlib.util
 import json
+import re
 import textwrap
 from collections import defaultdict
 
@@ -61,6 +62,38 @@ def by_model(rows):
     return grouped
 
 
+def machine_state(env):
+    """(clean, words): whether the machine stayed quiet through the run, judged by the other
+    processes running before it and by a sentinel (a fixed 512^3 product in each library) timed
+    at the start, the middle and the end. Not clean: other processes holding half the cores or
+    more; a sentinel repeat twice as slow as its fastest (a quiet 2-core VM varies by up to half);
+    or a library given under 60% of the CPUs its threads ask for (another program held them)."""
+    health = env.get("health") or {}
+    sentinels = health.get("sentinels") or []
+    if not sentinels:
+        return True, "not measured"
+    threads, cores = health.get("threads", 1), health.get("cores") or 1
+    others = health.get("others_running")
+    problems = []
+    if others is not None and others >= max(1, cores // 2):
+        problems.append(f"{others} other processes running on {cores} cores before the run")
+    for lib, i in (("NumPy", 0), ("torch", 1)):
+        times = [s[i][0] for s in sentinels]
+        drift = max(times) / min(times) - 1
+        if drift > 1.0:
+            problems.append(f"{lib}'s sentinel {drift:.0%} slower in one of its repeats")
+        share = min(s[i][1] for s in sentinels)
+        if share < 0.6 * threads:
+            problems.append(f"{lib}'s sentinel got {share:.1f} CPUs of the {threads} threads asked")
+    if problems:
+        return False, "the machine was busy (" + "; ".join(problems) + ")"
+    counted = "no count of other processes" if others is None else f"{others} other processes"
+    return True, (
+        f"clean ({counted} running before the run; the sentinel's repeats within 2x of each "
+        "other; each library given its threads)"
+    )
+
+
 def markdown(rows, env, extra=""):
     peak = peaks(rows)
     impls = [
@@ -79,6 +112,13 @@ def markdown(rows, env, extra=""):
             if env.get("interrupted")
             else []
         ),
+        (
+            f"Machine state: {machine_state(env)[1]}."
+            if machine_state(env)[0]
+            else f"**Not a clean run: {machine_state(env)[1]}.** No target below is judged met "
+            "or missed from it; run it again on a quiet machine."
+        ),
+        "",
         "| machine | |",
         "|---|---|",
         f"| CPU | {env['cpu']} |",
@@ -153,7 +193,13 @@ def markdown(rows, env, extra=""):
                 row.append(f"{pct:.1f}% ({best['impl']})" if pct is not None else "—")
             lines.append("| " + " | ".join(row) + " |")
         lines.append("")
-    lines += ["## Targets", ""] + targets(rows) + [""]
+    verdicts = targets(rows)
+    if not machine_state(env)[0]:  # a busy machine's numbers decide nothing
+        verdicts = [
+            re.sub(r"\*\*(met|missed)\*\*", "**not judged** (the machine was busy)", v)
+            for v in verdicts
+        ]
+    lines += ["## Targets", ""] + verdicts + [""]
     lines += ["## Findings", ""] + _findings(findings, rows)
     if extra:
         lines += [""] + extra.rstrip("\n").split("\n")

@@ -1,6 +1,11 @@
 """Timing with torch.utils.benchmark: it warms up, picks the number of runs per block, and
 synchronises the GPU around each block (torch.cuda.synchronize waits for CuPy's kernels too)."""
 
+import os
+import time
+
+import numpy as np
+import torch
 import torch.utils.benchmark as tbench
 
 try:
@@ -21,19 +26,64 @@ def measure(fn, min_run_time, threads):
     return timer.blocked_autorange(min_run_time=min_run_time)
 
 
+SENTINEL_SIZE = 512  # large enough that both libraries' products use every thread
+
+
+def sentinel(threads):
+    """One fixed product, 512 x 512 x 512 float32, timed in NumPy then in torch: (seconds, CPU
+    seconds per wall second) for each. Timed at the start, the middle and the end of a run, it
+    says whether the machine stayed as it was: a slower repeat, or a share of the CPU well below
+    the threads asked for, means another program was taking the cores."""
+    a = np.ones((SENTINEL_SIZE, SENTINEL_SIZE), np.float32)
+    t = torch.ones(SENTINEL_SIZE, SENTINEL_SIZE)
+    out = []
+    for fn in (lambda: a @ a, lambda: t @ t):
+        wall, cpu = time.perf_counter(), time.process_time()
+        m = measure(fn, 0.5, threads)
+        share = (time.process_time() - cpu) / (time.perf_counter() - wall)
+        out.append((m.median, share))
+    return out
+
+
+def others_running(samples=5, every=0.1):
+    """How many other processes were running or waiting for a core: the median of a few looks at
+    the kernel's count (/proc/loadavg's 4th field, which counts this process too). The 1-minute
+    load average decides nothing: it still holds the install or the tests that ran just before.
+    None where the kernel does not say."""
+    counts = []
+    for _ in range(samples):
+        try:
+            with open("/proc/loadavg") as f:
+                counts.append(int(f.read().split()[3].split("/")[0]) - 1)
+        except (OSError, ValueError, IndexError):
+            return None
+        time.sleep(every)
+    return sorted(counts)[len(counts) // 2]
+
+
 IMPL_ORDER = ("scratch-numpy", "torch-cpu", "scratch-cupy", "torch-cuda", "torch-cuda-graph")
 
 
-def run(cases, min_run_time, threads, rows=None):
+def run(cases, min_run_time, threads, rows=None, health=None):
     """Time every case; all of one implementation's cases run together, one implementation after
     another: NumPy's BLAS threads and torch's OpenMP threads each keep spinning for a while after
     their last call, and on a machine with few cores interleaving the two makes them steal each
     other's cores (torch's small ops then measured up to ten times slower than they are)."""
     cases = sorted(cases, key=lambda c: IMPL_ORDER.index(c.impl))  # stable: sizes keep their order
-    rows = (
-        [] if rows is None else rows
-    )  # the caller's list: what was measured survives an interrupt
-    for case in tqdm(cases, desc="benchmarks", unit="case", dynamic_ncols=True):
+    # the caller's list and dict: what was measured survives an interrupt
+    rows = [] if rows is None else rows
+    health = {} if health is None else health
+    health.update(
+        threads=threads,
+        cores=os.cpu_count(),
+        load_before=os.getloadavg()[0],
+        others_running=others_running(),
+        sentinels=[sentinel(threads)],
+    )
+    middle = len(cases) // 2
+    for k, case in enumerate(tqdm(cases, desc="benchmarks", unit="case", dynamic_ncols=True)):
+        if k == middle and k:
+            health["sentinels"].append(sentinel(threads))
         m = measure(case.fn, min_run_time, threads)
         times = sorted(m.times)
         rows.append(
@@ -53,4 +103,5 @@ def run(cases, min_run_time, threads, rows=None):
                 "flop_per_s": case.flops / m.median if case.flops else None,
             }
         )
+    health["sentinels"].append(sentinel(threads))
     return rows

@@ -447,3 +447,91 @@ def test_an_interrupted_run_writes_what_it_measured_and_says_so(tmp_path):
     assert 0 < done < total
     rows = json.loads((out / "results.json").read_text())["results"]
     assert len(rows) == done and all(r["median_s"] > 0 for r in rows)
+
+
+ENV = {
+    "wall_time_s": 1,
+    "cpu": "x",
+    "threads": 2,
+    "python": "3",
+    "numpy": "2",
+    "torch": "2",
+    "numpy_blas": "b",
+    "torch_blas": "b",
+    "gpu": None,
+}
+
+
+def health(shares=(2.0, 2.0), times=(1e-3, 1e-3), others=0):
+    """A run's machine state as timing.run records it: three sentinels, (seconds, CPUs) each for
+    NumPy and torch."""
+    sentinel = [(times[0], shares[0]), (times[1], shares[1])]
+    return {
+        "threads": 2,
+        "cores": 2,
+        "others_running": others,
+        "load_before": 0.0,
+        "sentinels": [sentinel, sentinel, sentinel],
+    }
+
+
+@pytest.mark.parametrize(
+    "state, clean, words",
+    [
+        (health(), True, "clean (0 other processes"),
+        (health(shares=(1.0, 2.0)), False, "NumPy's sentinel got 1.0 CPUs of the 2 threads"),
+        (health(others=2), False, "2 other processes running on 2 cores"),
+        (
+            {**health(), "sentinels": health()["sentinels"][:2] + [[(3e-3, 2.0), (1e-3, 2.0)]]},
+            False,
+            "NumPy's sentinel 200% slower in one of its repeats",
+        ),
+    ],
+)
+def test_the_report_says_whether_the_machine_was_quiet_and_then_judges_nothing(state, clean, words):
+    env = {"health": state}
+    assert report.machine_state(env)[0] is clean and words in report.machine_state(env)[1]
+    md = report.markdown(synthetic(0.9), {**ENV, **env})
+    head = md.split("| machine |")[0]
+    assert ("Not a clean run" in head) is not clean
+    targets = md.split("## Targets")[1].split("## ")[0]
+    assert ("**met**" in targets) is clean and ("**not judged**" in targets) is not clean
+
+
+def test_a_cpu_hog_makes_the_report_judge_nothing(tmp_path):
+    """Another program keeps every core busy while a small sweep runs: the report's first lines
+    say so, and no target line says met or missed."""
+    import os
+
+    hog = "while True: pass"
+    hogs = [subprocess.Popen([sys.executable, "-c", hog]) for _ in range(os.cpu_count() or 2)]
+    try:
+        run = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "benchmarks",
+                "--quick",
+                "--device",
+                "cpu",
+                "--only",
+                "two_layer",
+                "--min-run-time",
+                "0.01",
+                "--no-figures",
+                "--out",
+                str(tmp_path),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        for h in hogs:
+            h.kill()
+    assert run.returncode == 0, run.stderr[-3000:]
+    md = (tmp_path / "report.md").read_text()
+    assert "**Not a clean run: the machine was busy" in md.split("| machine |")[0]
+    targets = md.split("## Targets")[1].split("## ")[0]
+    assert "**not judged** (the machine was busy)" in targets
+    assert "**met**" not in targets and "**missed**" not in targets
