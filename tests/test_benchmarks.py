@@ -535,3 +535,17 @@ def test_a_cpu_hog_makes_the_report_judge_nothing(tmp_path):
     targets = md.split("## Targets")[1].split("## ")[0]
     assert "**not judged** (the machine was busy)" in targets
     assert "**met**" not in targets and "**missed**" not in targets
+
+
+def test_a_rate_above_the_peak_is_shown_as_an_effective_rate_never_past_100_percent():
+    """torch's convolutions can do fewer multiplications than the direct count (Winograd), and a
+    busy machine can measure the peak low: such a row says 'effective', not 114% of the peak."""
+    rows = synthetic(0.9) + [
+        row(report.CONV_STEP, 10**9, "ResNet", "scratch-numpy", 2.0, flops=1e11),
+        row(report.CONV_STEP, 10**9, "ResNet", "torch-cpu", 0.2, flops=1e11),  # 500 GFLOP/s
+    ]
+    md = report.markdown(rows, ENV)
+    line = next(x for x in md.splitlines() if x.startswith("| ResNet |"))
+    assert "effective 500 GFLOP/s, above the peak (torch-cpu)" in line
+    # no percentage past 100 anywhere (the peak's own row is its 100.0%)
+    assert all(float(p) <= 100 for p in re.findall(r"(\d+\.\d)% \(", md))
