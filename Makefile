@@ -18,7 +18,7 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test,bench,lint]'
 	touch $(STAMP)
 
-bench: $(STAMP)            ## quick benchmark sweep on this machine (under two minutes on 2 CPU cores)
+bench: $(STAMP)            ## quick benchmark sweep on this machine (about two minutes on 2 CPU cores)
 	$(PY) -m benchmarks --quick $(ARGS)
 
 bench-full: $(STAMP)       ## the full sweep (says how long before it starts)

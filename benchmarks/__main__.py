@@ -40,7 +40,7 @@ def parse_args(argv=None):
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="fewer sizes, shorter runs (under two minutes on 2 cores)",
+        help="fewer sizes, shorter runs (about two minutes on 2 cores)",
     )
     parser.add_argument(
         "--only",
