@@ -18,6 +18,11 @@ def array_module(*arrays):
     return np
 
 
+def to_host(a):
+    """A CuPy array's values as a NumPy array; anything else as it came."""
+    return a.get() if array_module(a) is not np else a
+
+
 def sum_rows(a):
     """a (N, M) -> (M,): the sum over the rows (a bias's gradient over a batch), as accurate as
     torch's. NumPy sums pairwise (rounding error ~ log2(N) eps) only along a contiguous axis; down

@@ -14,7 +14,7 @@ it; autograd derives it for the torch twin.
 import numpy as np
 
 from scratch import nn
-from scratch._backend import array_module
+from scratch._backend import array_module, to_host
 from scratch._twins import check_token_ids, sample_next
 
 PIXELS, ROWS, CLASSES = 64, 8, 10
@@ -200,11 +200,6 @@ def generate(model, idx, max_new_tokens, *, temperature=1.0, top_k=None, generat
     xp = array_module(idx)
     for _ in range(max_new_tokens):
         logits = model(idx[:, -model.block_size :])[:, -1]
-        next_id = sample_next(_host(logits), temperature, top_k, generator)
+        next_id = sample_next(to_host(logits), temperature, top_k, generator)
         idx = xp.concatenate([idx, xp.asarray(next_id)[:, None]], 1)
     return idx
-
-
-def _host(a):
-    """A CuPy array's values on the host; a NumPy array as it is."""
-    return a.get() if array_module(a) is not np else a

@@ -22,7 +22,7 @@ Where this departs from the notes, and why:
 import numpy as np
 
 from scratch import _validate
-from scratch._backend import array_module
+from scratch._backend import array_module, to_host
 from scratch._twins import perceptron_settings, weights_overflowed
 from scratch.nn import Linear, Module
 
@@ -91,7 +91,7 @@ def _on_model(model, inputs, targets):
     """inputs and targets checked on the host, then in the model's dtype and on its device."""
     w = model.linear.weight.data
     X, Y = _validate.binary_classification_data(
-        _host(inputs), _host(targets), model.linear.in_features
+        to_host(inputs), to_host(targets), model.linear.in_features
     )
     with np.errstate(over="ignore"):  # an overflowing cast is reported just below, in words
         X, Y = X.astype(w.dtype), Y.astype(w.dtype)
@@ -103,8 +103,3 @@ def _on_model(model, inputs, targets):
 
 def _finite(a):
     return bool(array_module(a).isfinite(a).all())
-
-
-def _host(x):
-    """A CuPy array as a NumPy array for checking; anything else as it came."""
-    return x.get() if array_module(x) is not np else x

@@ -94,7 +94,7 @@ THE_DIFFERENCE = {
         "_host",
     },
 }
-DIFF_BUDGET = {"gradient_descent.py": 49, "perceptron.py": 29, "two_layer.py": 22, "models.py": 57}
+DIFF_BUDGET = {"gradient_descent.py": 48, "perceptron.py": 29, "two_layer.py": 22, "models.py": 56}
 
 
 def without_the_difference(path, names):
@@ -126,7 +126,7 @@ def diff_size(name):
     changed = [
         line
         for line in difflib.unified_diff(s, t, lineterm="", n=0)
-        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+        if line[:1] in "+-" and not line.startswith(("+++", "---")) and line[1:].strip()
     ]
     return len(changed), changed
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from scratch import _validate
 from scratch._backend import array_module, scatter_add
+from scratch.nn import init
 from scratch.nn.module import Module
 from scratch.nn.parameter import Parameter, accumulate_grad
 
@@ -92,8 +93,9 @@ class Embedding(Module):
         self.scale_grad_by_freq, self.sparse = bool(scale_grad_by_freq), False
         dtype = _validate.float_dtype(dtype)
         if _weight is None:
-            generator = np.random.default_rng() if generator is None else generator
-            weight = generator.standard_normal((num_embeddings, embedding_dim)).astype(dtype)
+            weight = init.normal_(
+                np.empty((num_embeddings, embedding_dim), dtype), 0.0, 1.0, generator
+            )
             if padding_idx is not None:
                 weight[padding_idx] = 0
         else:
