@@ -13,7 +13,7 @@ it; autograd derives it for the torch twin.
 
 import numpy as np
 
-from scratch import nn
+from scratch import _validate, nn
 from scratch._backend import array_module, to_host
 from scratch._twins import check_token_ids, sample_next
 
@@ -171,7 +171,7 @@ class GPT(nn.Module):
             nn.init.normal_(embedding.weight.data, 0.0, 0.02, generator)
 
     def forward(self, idx):
-        check_token_ids(idx, self.vocab_size, self.block_size)
+        check_token_ids(_validate.array("GPT", "idx", idx), self.vocab_size, self.block_size)
         T = idx.shape[1]
         xp = array_module(idx)
         causal = xp.triu(xp.ones((T, T), dtype=bool), 1)  # True masks out: no looking ahead

@@ -339,6 +339,11 @@ def test_a_fully_masked_query_gives_what_torch_gives():
             r"attn_mask of shape \(2, 3\) must broadcast to the scores' shape \(2, 3, 3\)",
         ),
         (
+            lambda q: F.scaled_dot_product_attention(q, q, q, np.ones((3, 3), np.int64)),
+            TypeError,
+            r"attn_mask must be bool or floating point, got int64: pass attn_mask\.astype\(bool\)",
+        ),
+        (
             lambda q: F.scaled_dot_product_attention(q, q, q.astype(np.float32)),
             TypeError,
             "one dtype",
@@ -509,6 +514,18 @@ def test_multihead_attention_dropout_backprops_through_the_same_mask():
             lambda m, x: m(x[..., :3], x, x),
             ValueError,
             "query must have 4 features",
+        ),
+        (
+            lambda: snn.MultiheadAttention(4, 2),
+            lambda m, x: m(x, x, x, attn_mask=np.zeros((3, 3), np.int64)),
+            TypeError,
+            "attn_mask must be bool or floating point, got int64",
+        ),
+        (
+            lambda: snn.MultiheadAttention(4, 2),
+            lambda m, x: m(x, x, x, key_padding_mask=np.zeros((2, 3), np.int64)),
+            TypeError,
+            "key_padding_mask must be bool or floating point, got int64",
         ),
     ],
 )

@@ -139,6 +139,12 @@ def test_bad_input_is_refused_in_words_by_both_twins(idx, error, match):
         np.testing.assert_array_equal(v, before[k])
 
 
+def test_a_list_of_ids_is_refused_in_words():
+    s, _ = twins()
+    with pytest.raises(TypeError, match=r"GPT takes NumPy \(or CuPy\) arrays, got list for idx"):
+        s([[1, 2]])
+
+
 def test_the_state_dicts_copy_both_ways():
     s, t = twins()
     assert {k: v.shape for k, v in s.state_dict().items()} == {

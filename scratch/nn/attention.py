@@ -130,6 +130,7 @@ def attention_bias(attn_mask, is_causal, L, S, dtype, xp=np):
         keep = xp.tril(xp.ones((L, S), dtype=bool))
         bias = xp.where(keep, 0.0, -np.inf).astype(dtype)
     if attn_mask is not None:
+        _check_mask_dtype("scaled_dot_product_attention", "attn_mask", attn_mask)
         if attn_mask.dtype == bool:
             mask_bias = xp.where(attn_mask, 0.0, -np.inf).astype(dtype)
         else:
@@ -498,7 +499,7 @@ class MultiheadAttention(Module):
                     f"{name}: key_padding_mask must have shape {batched_shape} "
                     f"(batch, S), got {tuple(key_padding_mask.shape)}"
                 )
-            padding = _as_bias(key_padding_mask.reshape(N, 1, 1, S), dtype, xp)
+            padding = _as_bias(key_padding_mask.reshape(N, 1, 1, S), dtype, xp, "key_padding_mask")
             bias = padding if bias is None else bias + padding
         if bias is not None:
             bias = xp.broadcast_to(bias, (N, H, L, S))
@@ -544,8 +545,19 @@ def _weight_grad(d, x):
     return d.reshape(-1, d.shape[-1]).T @ x.reshape(-1, x.shape[-1])
 
 
-def _as_bias(mask, dtype, xp):
+def _check_mask_dtype(owner, name, mask):
+    """A mask is bool (which positions) or floating point (a bias); an integer one is refused, as
+    torch refuses it: added as a bias, its 0s and 1s would mask nothing."""
+    if mask.dtype != bool and mask.dtype.kind != "f":
+        raise TypeError(
+            f"{owner}: {name} must be bool or floating point, got {mask.dtype}: pass "
+            f"{name}.astype(bool) to mark positions"
+        )
+
+
+def _as_bias(mask, dtype, xp, name="attn_mask"):
     """MultiheadAttention's masks as a bias: bool True -> -inf (masked out), floats added."""
+    _check_mask_dtype("MultiheadAttention", name, mask)
     if mask.dtype == bool:
         return xp.where(mask, -np.inf, 0.0).astype(dtype)
     return mask.astype(dtype, copy=False)
