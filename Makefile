@@ -7,7 +7,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help bench bench-full test test-thorough lint clean
+.PHONY: help bench bench-full test test-thorough lint notebooks clean
 
 help:                      ## list the targets (the README's two commands are `make bench` and `make test`)
 	@awk -F ':.*## ' '/^[a-z-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -15,7 +15,7 @@ help:                      ## list the targets (the README's two commands are `m
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test,bench,lint]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test,bench,lint,notebooks]'
 	touch $(STAMP)
 
 bench: $(STAMP)            ## quick benchmark sweep on this machine (about two minutes on 2 CPU cores)
@@ -30,6 +30,9 @@ test: $(STAMP)             ## the equivalence tests, derandomized (hypothesis pr
 lint: $(STAMP)             ## ruff: pyflakes, pycodestyle (lines <= 100), import order, bugbear; and its format
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+
+notebooks: $(STAMP)        ## the study path: run every chapter into notebooks/executed/*.ipynb, outputs and figures in place
+	$(PY) -m notebooks $(ARGS)
 
 test-thorough: $(STAMP)    ## many more hypothesis examples, fresh random draws each run
 	$(PY) -m pytest --hypothesis-profile=thorough $(ARGS)

@@ -289,14 +289,15 @@ def test_a_gpu_run_writes_the_gpu_line_and_the_crossover_plot(tmp_path):
 def test_a_bare_machine_still_gets_its_timings_and_report(tmp_path):
     """A GPU box may have torch, CuPy and NumPy and nothing else (no tqdm, threadpoolctl or
     matplotlib, and no package index): the benchmarks must still run end to end, say what they
-    skipped, and write the report and data. (The shortest measurements: nothing about speed is
-    checked here.)"""
+    skipped, and write the report and data. (The shortest measurements, and three of the suites,
+    one of each kind: timed cases, the digits, the text; nothing about speed is checked here.)"""
     script = (
         "import sys\n"
         "for name in ('tqdm', 'threadpoolctl', 'matplotlib', 'sklearn'):\n"
         "    sys.modules[name] = None  # import fails, as where it is not installed\n"
         "from benchmarks.__main__ import main\n"
         "main(['--quick', '--device', 'cpu', '--min-run-time', '0.001', '--text-steps', '3', "
+        "'--only', 'two_layer', '--only', 'digits', '--only', 'text', "
         f"'--out', {str(tmp_path)!r}])\n"
     )
     run = subprocess.run(
