@@ -66,6 +66,25 @@ def _percent_of_peak(pct, best):
     return f"{pct:.1f}% ({best['impl']})"
 
 
+def verdict(ok, cells):
+    """**met** or **missed**, from the rows `cells` (row dicts); **not judged** where one of them
+    stayed suspect after being measured again (timing.suspicion): a disturbed time decides
+    nothing."""
+    suspect = [r for r in cells if r.get("suspect")]
+    if suspect:
+        r = suspect[0]
+        return (
+            f"**not judged** (a suspect measurement, marked †: {r['impl']} at {r['size_label']}, "
+            f"{r['suspect']})"
+        )
+    return "**met**" if ok else "**missed**"
+
+
+def _rows_of(cells_list, impls=("scratch-numpy", "torch-cpu")):
+    """Every row of `impls` in a list of {impl: row} cells."""
+    return [c[i] for c in cells_list for i in impls if i in c]
+
+
 def by_model(rows):
     grouped = defaultdict(lambda: defaultdict(dict))  # model -> size -> impl -> row
     for r in rows:
@@ -105,6 +124,27 @@ def machine_state(env):
     )
 
 
+def measurements_state(rows, env):
+    """One line: how many measurements looked disturbed (timing.suspicion), were measured again,
+    and stayed suspect."""
+    again = (env.get("health") or {}).get("remeasured")
+    suspect = [r for r in rows if r.get("suspect")]
+    if again is None:
+        return "Measurements: not checked one by one (a run from before the checks)."
+    if not again:
+        return (
+            "Measurements: none looked disturbed (each got a CPU's worth of time or more, its "
+            "blocks agreed within half their median, and no smaller size took twice as long as a "
+            "larger one)."
+        )
+    return f"Measurements: {again} looked disturbed and were measured again; " + (
+        f"**{len(suspect)} stayed suspect** (marked † in the tables, with the reason; no "
+        "target is judged from them)."
+        if suspect
+        else "all of them were plausible the second time."
+    )
+
+
 def markdown(rows, env, extra=""):
     peak = peaks(rows)
     impls = [
@@ -129,6 +169,8 @@ def markdown(rows, env, extra=""):
             else f"**Not a clean run: {machine_state(env)[1]}.** No target below is judged met "
             "or missed from it; run it again on a quiet machine."
         ),
+        "",
+        measurements_state(rows, env),
         "",
         "| machine | |",
         "|---|---|",
@@ -184,7 +226,12 @@ def markdown(rows, env, extra=""):
             row = [next(iter(cells.values()))["size_label"]]
             for impl in impls:
                 r = cells.get(impl)
-                row.append(f"{_fmt_time(r['median_s'])} ± {_fmt_time(r['iqr_s'])}" if r else "—")
+                row.append(
+                    f"{_fmt_time(r['median_s'])} ± {_fmt_time(r['iqr_s'])}"
+                    + (" †" if r.get("suspect") else "")
+                    if r
+                    else "—"
+                )
             for a, b in PAIRS:
                 if a in impls and b in impls:
                     if a in cells and b in cells:
@@ -203,6 +250,13 @@ def markdown(rows, env, extra=""):
                 )
                 row.append(_percent_of_peak(pct, best))
             lines.append("| " + " | ".join(row) + " |")
+        suspects = [r for cells in sizes.values() for r in cells.values() if r.get("suspect")]
+        if suspects:
+            lines.append("")
+            lines += [
+                f"† suspect, measured twice: {r['impl']} at {r['size_label']}: {r['suspect']}."
+                for r in suspects
+            ]
         lines.append("")
     verdicts = targets(rows)
     if not machine_state(env)[0]:  # a busy machine's numbers decide nothing
@@ -270,7 +324,7 @@ def targets(rows):
             )
         out.append(
             f"- Scratch NumPy training step <= 1.0x torch CPU eager at every size: "
-            f"{'**met**' if worst <= 1.0 else '**missed**'} — "
+            f"{verdict(worst <= 1.0, _rows_of(pairs))} — "
             + ", ".join(f"{s} {r:.2f}x" for s, r in ratios)
             + (
                 ""
@@ -297,7 +351,12 @@ def targets(rows):
             "- Besides its GEMMs, the scratch step spends no more than torch's step does (each "
             "step's time less "
             "its five GEMMs timed bare, same run): "
-            + ("**met**" if not worse else "**missed** at " + ", ".join(worse))
+            + (
+                verdict(
+                    not worse, _rows_of(pairs + [gemms[size] for size in sizes if size in gemms])
+                )
+                + ("" if not worse else " at " + ", ".join(worse))
+            )
             + " — "
             + ", ".join(
                 f"{label} {_fmt_time(max(s, 0))} against {_fmt_time(max(t, 0))}"
@@ -325,7 +384,10 @@ def targets(rows):
     if norms:
         out.append(
             "- Normalisation forward + backward <= 1.5x torch CPU: "
-            + ("**met**" if all(r <= 1.5 for *_, r in norms) else "**missed**")
+            + verdict(
+                all(r <= 1.5 for *_, r in norms),
+                _rows_of([c for m in NORM_MODELS for c in grouped.get(m, {}).values()]),
+            )
             + " — "
             + ", ".join(f"{model.split()[0]} at {label} {r:.2f}x" for model, label, r in norms)
             + "."
@@ -348,7 +410,17 @@ def targets(rows):
             out.append(
                 f"- Scratch LSTM and GRU forward + backward <= {limit}x torch CPU at the {size} "
                 "size: "
-                + ("**met**" if all(r <= limit for _, r in at) else "**missed**")
+                + verdict(
+                    all(r <= limit for _, r in at),
+                    _rows_of(
+                        [
+                            c
+                            for m in RNN_MODELS
+                            for c in grouped.get(m, {}).values()
+                            if next(iter(c.values()))["size_label"].startswith(size)
+                        ]
+                    ),
+                )
                 + " — "
                 + ", ".join(f"{cell} {r:.2f}x" for cell, r in at)
                 + "."
@@ -369,7 +441,7 @@ def targets(rows):
         graph = gpu[-1].get("torch-cuda-graph")
         out.append(
             "- Scratch on CuPy <= 1.1x torch CUDA eager at large sizes: "
-            f"{'**met**' if r <= 1.1 else '**missed**'} "
+            f"{verdict(r <= 1.1, _rows_of([gpu[-1]], ('scratch-cupy', 'torch-cuda')))} "
             f"— {r:.2f}x at {label}, the largest size measured (all sizes: "
             + ", ".join(f"{s} {x:.2f}x" for s, x in ratios)
             + ")"
@@ -426,7 +498,7 @@ def attention_targets(grouped):
                 )
             out.append(
                 f"- {model.split(' forward')[0]} <= {limit}x torch CPU at the {size} size: "
-                + ("**met**" if r <= limit else "**missed**")
+                + verdict(r <= limit, _rows_of([c]))
                 + f" — {r:.2f}x at {label}{why}."
             )
     return out
@@ -464,7 +536,11 @@ def gpt_targets(grouped):
         + (
             "**not measured**"
             if at is None
-            else ("**met**" if at <= 1.0 else "**missed**") + f" — {at:.2f}x"
+            else verdict(
+                at <= 1.0,
+                _rows_of([c for c in cells if c["scratch-numpy"]["size_label"] == "n_embd=64"]),
+            )
+            + f" — {at:.2f}x"
         )
         + "; all widths: "
         + ", ".join(f"{label} {r:.2f}x" for label, r in ratios)
@@ -539,7 +615,7 @@ def conv_targets(grouped):
     ]
     out = [
         "- Scratch conv forward + backward <= 1.5x torch CPU at each size: "
-        + ("**met**" if all(r <= 1.5 for _, r in ratios) else "**missed**")
+        + verdict(all(r <= 1.5 for _, r in ratios), _rows_of(pairs))
         + " — "
         + ", ".join(f"{label.split(' ')[0]} {r:.2f}x" for label, r in ratios)
         + "."
@@ -556,7 +632,7 @@ def conv_targets(grouped):
         fraction = resnet[0]["flop_per_s"] / peak
         out.append(
             f"- Scratch conv's matrix products >= 0.6 of the GEMM peak at the ResNet size: "
-            f"{'**met**' if fraction >= 0.6 else '**missed**'} — {fraction:.2f} "
+            f"{verdict(fraction >= 0.6, resnet)} — {fraction:.2f} "
             f"({resnet[0]['flop_per_s'] / 1e9:.0f} "
             f"of {peak / 1e9:.0f} GFLOP/s)."
         )

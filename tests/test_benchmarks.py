@@ -534,8 +534,10 @@ def test_a_cpu_hog_makes_the_report_judge_nothing(tmp_path):
     md = (tmp_path / "report.md").read_text()
     assert "**Not a clean run: the machine was busy" in md.split("| machine |")[0]
     targets = md.split("## Targets")[1].split("## ")[0]
-    assert "**not judged** (the machine was busy)" in targets
+    # each target is not judged: the machine was busy, or its own measurement stayed suspect
+    assert "**not judged**" in targets
     assert "**met**" not in targets and "**missed**" not in targets
+    print(md.split("| machine |")[0])  # the busy-machine test's output, for the issue's note
 
 
 def test_a_rate_above_the_peak_is_shown_as_an_effective_rate_never_past_100_percent():
@@ -550,3 +552,98 @@ def test_a_rate_above_the_peak_is_shown_as_an_effective_rate_never_past_100_perc
     assert "effective 500 GFLOP/s, above the peak (torch-cpu)" in line
     # no percentage past 100 anywhere (the peak's own row is its 100.0%)
     assert all(float(p) <= 100 for p in re.findall(r"(\d+\.\d)% \(", md))
+
+
+# --- one measurement at a time: disturbed ones measured again, and marked if they stay so
+
+
+def test_suspicion_names_each_kind_of_disturbance_and_passes_a_plausible_series():
+    from benchmarks import timing
+
+    def r(size, median, share=2.0, iqr=0.05, impl="torch-cpu", trend=True):
+        return {
+            **row(STEP, size, f"size {size}", impl, median),
+            "iqr_s": iqr * median,
+            "cpu_share": share,
+            "trend": trend,
+        }
+
+    plausible = [r(1, 1e-4), r(10, 5e-4), r(100, 4e-3)]
+    assert [timing.suspicion(x, plausible) for x in plausible] == ["", "", ""]
+    starved = r(10, 5e-4, share=0.3)
+    assert "it got 0.30 CPUs" in timing.suspicion(starved, [starved])
+    # a GPU implementation waits on its device: its CPU share says nothing
+    assert timing.suspicion(r(10, 5e-4, share=0.3, impl="torch-cuda"), []) == ""
+    spread = r(10, 5e-4, iqr=0.8)
+    assert "its spread was 80% of its median" in timing.suspicion(spread, [spread])
+    series = [r(1, 1e-4), r(10, 9e-3), r(100, 4e-3)]
+    assert "it took 2.2x as long as the larger size 100" in timing.suspicion(series[1], series)
+    # different layers, not one grown (conv): no trend is asked
+    layers = [r(1, 1e-4, trend=False), r(10, 9e-3, trend=False), r(100, 4e-3, trend=False)]
+    assert timing.suspicion(layers[1], layers) == ""
+
+
+def test_a_disturbed_measurement_is_measured_again_and_marked_if_it_stays_so(monkeypatch):
+    """Two cases that sleep while they are timed (a process that waits gets no CPU: what another
+    program taking the cores looks like): one sleeps only the first time and is cleared by its
+    second measurement; the other sleeps both times and stays suspect."""
+    import time
+
+    from benchmarks import cases, timing
+
+    monkeypatch.setattr(timing, "sentinel", lambda threads: [(1e-3, 2.0), (1e-3, 2.0)])
+    monkeypatch.setattr(timing, "others_running", lambda: 0)
+    rows, health = [], {}
+
+    def busy():  # a millisecond of the CPU's own work
+        end = time.process_time() + 1e-3
+        while time.process_time() < end:
+            pass
+
+    def first_time_disturbed():
+        time.sleep(1e-3) if len(rows) < 2 else busy()
+
+    def always_disturbed():
+        time.sleep(1e-3)
+
+    todo = [
+        cases.Case("m1", 1, "one", "scratch-numpy", first_time_disturbed),
+        cases.Case("m2", 1, "two", "scratch-numpy", always_disturbed),
+    ]
+    timing.run(todo, 0.05, 1, rows=rows, health=health)
+    cleared, stayed = rows
+    assert health["remeasured"] == 2
+    assert "CPUs" in cleared["first_suspicion"] and cleared["suspect"] == ""
+    assert cleared["cpu_share"] > timing.LOW_SHARE
+    assert "CPUs" in stayed["suspect"] and stayed["first_median_s"] > 0
+
+
+def test_the_peak_is_the_best_of_three_measurements(monkeypatch):
+    from benchmarks import cases, timing
+
+    medians = iter([3.0, 1.0, 2.0])
+
+    class Measurement:
+        def __init__(self):
+            self.median = next(medians)
+            self.times, self.iqr, self.number_per_run = [self.median], 0.0, 1
+
+    monkeypatch.setattr(timing, "measure", lambda fn, min_run_time, threads: Measurement())
+    peak = next(cases.gemm_cases(["scratch-numpy"], quick=True))
+    m, _ = timing._timed(peak, 0.01, 1)
+    assert m.median == 1.0
+
+
+def test_a_suspect_row_is_marked_and_judges_no_target():
+    rows = synthetic(0.9)
+    rows[6]["suspect"] = "it got 0.30 CPUs while timed"  # the large step, scratch
+    env = {**ENV, "health": {**health(), "remeasured": 1}}
+    md = report.markdown(rows, env)
+    assert "**1 stayed suspect**" in md.split("| machine |")[0]
+    assert " †" in md and "† suspect, measured twice: scratch-numpy at 256x(1024-1024-10)" in md
+    targets = md.split("## Targets")[1].split("## ")[0]
+    step = next(line for line in targets.splitlines() if "training step <= 1.0x" in line)
+    assert "**not judged** (a suspect measurement, marked †" in step and "**met**" not in step
+    # and with nothing suspect, the same numbers are judged
+    clean = report.markdown(synthetic(0.9), {**ENV, "health": {**health(), "remeasured": 0}})
+    assert "none looked disturbed" in clean and "**met**" in clean.split("## Targets")[1]
