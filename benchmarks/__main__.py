@@ -26,6 +26,7 @@ BENCHMARKS = (
     "recurrent",
     "attention",
     "gpt",
+    "floor",
     "digits",
     "text",
 )

@@ -839,6 +839,172 @@ def gpt_cases(impls, quick):
             )
 
 
+# --- the NumPy floor: what each layer cannot do with less in NumPy, timed in the same run
+#
+# A layer's floor is its matrix products timed bare plus the elementwise passes its formulas
+# cannot do without, each a NumPy call on an array of the shape it works on: a *full* pass reads
+# one array and writes another (xp.multiply(a, 1.0, out=b)), a *read* pass only reads
+# (a.sum()). The counts, per layer (shapes as the layer's, float32):
+#
+#   two-layer step, N x (in-hidden-out), SGD with momentum:
+#       the 5 GEMMs (_bare_gemms); (N, hidden): 3 full (the bias add, the ReLU, the ReLU's
+#       backward), 2 reads (that backward's second input, the bias gradient's sum);
+#       (N, out): 3 full (the bias add, the loss's exp, its gradient), 2 reads (the logits' max and
+#       the bias gradient's sum); each weight and bias: 2 full, 2 reads (momentum
+#       buf <- m buf + g, then p <- p - lr buf: each reads two arrays and writes one)
+#   BatchNorm2d, training, forward + backward, (N, C, H, W): 2 full (write y, write dx), 6 reads
+#       (the mean and the squares of x; the reductions sum g and sum g x_hat, two arrays; dx's
+#       second input)
+#   LayerNorm over the last dimension, forward + backward: 2 full, 5 reads (as BatchNorm; its
+#       rows fit in cache, so the statistics' second read is not counted)
+#   conv forward + backward: the 3 GEMMs, the window copy (im2col) and the scatter of its
+#       gradient (scratch's own, timed alone: NumPy has no convolution, these are the least data
+#       a convolution by products moves), on the output (N, C_out, *O): 3 full (the layout to
+#       and from channels-last for y and g, the bias add), 1 read (the bias gradient); on the
+#       input: 2 full (its layout, and dx's)
+#   LSTM, T steps: the products (x W_ih^T for all steps, one h W_hh^T a step; dW_ih, dx, dW_hh
+#       stacked over the steps, one dh a step); each step on (N, 4H): 4 full (the gates' sum,
+#       their nonlinearity, its derivative, the gates' gradient), on (N, H): 11 full (c', tanh c',
+#       h'; dc through h', do, di, df, dg, dc to the previous step)
+#   GRU: the same products with 3H; each step on (N, 3H): 4 full, on (N, H): 10 full
+#
+# Counted generously for NumPy: one call for a nonlinearity (sigmoid takes several in NumPy),
+# none for Python's own overhead between calls. Within 1.3x of it is the target.
+
+FLOOR = report.FLOOR  # + the layer's model name: the floor of that row
+
+
+def _passes(impl, plan):
+    """A callable making the passes of `plan`: [(shape, full, reads, times)], `times` repeats
+    (a recurrent layer's steps)."""
+    xp = array_module_of(impl)
+    work = [
+        (xp.ones(shape, dtype=np.float32), xp.empty(shape, dtype=np.float32), full, reads, times)
+        for shape, full, reads, times in plan
+    ]
+
+    def passes(work=work, xp=xp):
+        for a, b, full, reads, times in work:
+            for _ in range(times):
+                for _ in range(full):
+                    xp.multiply(a, 1.0, out=b)
+                for _ in range(reads):
+                    a.sum()
+
+    return passes
+
+
+def _both(*parts):
+    def run(parts=parts):
+        for part in parts:
+            part()
+
+    return run
+
+
+def floor_cases(impls, quick):
+    """Each layer's NumPy floor (the comment above), for the scratch implementations, at the
+    sizes of the layer's own cases, under the name FLOOR + the layer's model."""
+    impls = [i for i in impls if i.startswith("scratch")]
+    for impl in impls:
+        for dims in TWO_LAYER_QUICK if quick else TWO_LAYER_FULL:
+            N, d_in, hidden, d_out = dims
+            size, label = _size(*dims)
+            plan = [((N, hidden), 3, 2, 1), ((N, d_out), 3, 2, 1)] + [
+                (shape, 2, 2, 1) for shape in ((hidden, d_in), (hidden,), (d_out, hidden), (d_out,))
+            ]
+            fn = _both(_bare_gemms(impl, *dims), _passes(impl, plan))
+            yield Case(FLOOR + report.STEP_MODEL, size, label, impl, fn, size_unit=UNIT)
+        for name, shapes in NORM_SIZES.items():
+            reads = 6 if name == "BatchNorm2d" else 5
+            for shape in shapes:
+                fn = _passes(impl, [(shape, 2, reads, 1)])
+                size, label = int(np.prod(shape)), "x".join(map(str, shape))
+                model = f"{FLOOR}{name} forward + backward"
+                yield Case(model, size, label, impl, fn, size_unit="elements")
+        for label, (N, c_in, spatial, c_out, kernel, padding) in CONV_SIZES.items():
+            n = len(spatial)
+            shape, kernels = "x".join(map(str, spatial)), "x".join([str(kernel)] * n)
+            size_label = f"{label} {N}x{c_in}x{shape}, {c_out} of {kernels}"
+            xp = array_module_of(impl)
+            m = getattr(scratch.nn, f"Conv{n}d")(c_in, c_out, kernel, padding=padding)
+            m.to("cuda" if impl == "scratch-cupy" else "cpu")
+            x = xp.ones((N, c_in) + spatial, dtype=np.float32)
+            out = tuple(s + 2 * padding - kernel + 1 for s in spatial)
+            g = xp.ones((N, c_out) + out, dtype=np.float32)
+            copy, scatter = _conv_data_movement(m, x, g)
+            plan = [((N, c_out) + out, 3, 1, 1), ((N, c_in) + spatial, 2, 0, 1)]
+            fn = _both(
+                _conv_floor_products(impl, N, c_in, spatial, c_out, kernel, padding),
+                copy,
+                scatter,
+                _passes(impl, plan),
+            )
+            flops = conv_flops(N, c_in, spatial, c_out, kernel, padding)
+            kw = dict(size_unit="FLOPs of the forward", extra={"trend": False})
+            yield Case(FLOOR + CONV_STEP, flops, size_label, impl, fn, **kw)
+        for cell, gates, per_step in (("LSTM", 4, 11), ("GRU", 3, 10)):
+            for label, (T, N, d_in, hidden) in RNN_SIZES.items():
+                flops = 2 * N * gates * hidden * (3 * T * d_in + 2 * T * hidden + (T - 1) * hidden)
+                plan = [((N, gates * hidden), 4, 0, T), ((N, hidden), per_step, 0, T)]
+                fn = _both(_rnn_gemms(impl, T, N, d_in, hidden, gates), _passes(impl, plan))
+                yield Case(
+                    f"{FLOOR}{cell} forward + backward",
+                    flops,
+                    f"{label}: T={T}, N={N}, {d_in}->{hidden}",
+                    impl,
+                    fn,
+                    size_unit="FLOPs of the matrix products",
+                )
+
+
+def _conv_floor_products(impl, N, c_in, spatial, c_out, kernel, padding):
+    """A convolution's products as the least NumPy can do them: columns @ W, columns^T @ g, and
+    dL/dx as one product g W_k a kernel offset (rows, C_out) @ (C_out, C_in), whose results the
+    scatter adds back (forming every window's gradient at once, g W^T (rows, K C_in), writes a
+    matrix K times the input's size: 115 ms against 64 for scratch's whole step at the ResNet
+    size, measured)."""
+    rows = N * int(np.prod([s + 2 * padding - kernel + 1 for s in spatial]))
+    offsets = kernel ** len(spatial)
+    a = _random_arrays(
+        impl,
+        dict(columns=(rows, offsets * c_in), W=(offsets * c_in, c_out), g=(rows, c_out)),
+    )
+    W_k = [a["W"][k * c_in : (k + 1) * c_in].T for k in range(offsets)]  # (c_out, c_in) each
+
+    def products(a=a, W_k=W_k):
+        a["columns"] @ a["W"]  # out = columns W
+        a["columns"].T @ a["g"]  # dL/dW = columns^T g
+        for w in W_k:
+            a["g"] @ w  # offset k's share of dL/dx
+
+    return products
+
+
+def _rnn_gemms(impl, T, N, d_in, hidden, gates):
+    """A recurrent layer's products, bare: the input's projection for every step at once, one
+    hidden-state product a step; backward dW_ih, dx and dW_hh over the stacked steps, one dh a
+    step (none for the first step's zero state)."""
+    G = gates * hidden
+    a = _random_arrays(
+        impl,
+        dict(X=(T * N, d_in), W_ih=(G, d_in), W_hh=(G, hidden), h=(N, hidden), dG=(T * N, G)),
+    )
+    a["H"] = _random_arrays(impl, dict(H=(T * N, hidden)))["H"]  # the hidden states, stacked
+
+    def gemms(a=a, T=T, N=N):
+        a["X"] @ a["W_ih"].T  # gi = x W_ih^T, every step
+        for _ in range(T):
+            a["h"] @ a["W_hh"].T  # gh = h W_hh^T
+        a["dG"].T @ a["X"]  # dW_ih
+        a["dG"] @ a["W_ih"]  # dx
+        a["dG"][N:].T @ a["H"][: (T - 1) * N]  # dW_hh, over the steps with a previous state
+        for t in range(1, T):
+            a["dG"][t * N : (t + 1) * N] @ a["W_hh"]  # dh to the previous step
+
+    return gemms
+
+
 BUILDERS = {
     "gradient_descent": gradient_descent_cases,
     "sgd": sgd_cases,
@@ -850,6 +1016,7 @@ BUILDERS = {
     "recurrent": recurrent_cases,
     "attention": attention_cases,
     "gpt": gpt_cases,
+    "floor": floor_cases,
 }
 
 
