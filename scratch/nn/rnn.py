@@ -72,24 +72,21 @@ def lstm_cell(gi, h, c, w_hh, b_hh, w_hr=None):
     xp = array_module(gi)
     H = c.shape[1]
     gates = gi + _project(h, w_hh, b_hh)
-    # i, f, o = sigmoid(their slices), g = tanh(its slice): one sigmoid over all four gates
-    # (cheaper than three calls on a small batch), g's slice then replaced by its tanh
-    act = sigmoid(gates)
-    act[:, 2 * H : 3 * H] = xp.tanh(gates[:, 2 * H : 3 * H])
-    i, f, g_cell, o = act[:, :H], act[:, H : 2 * H], act[:, 2 * H : 3 * H], act[:, 3 * H :]
-    c_next = f * c
-    c_next += i * g_cell  # c' = f c + i g
+    i = sigmoid(gates[:, 0 * H : 1 * H])
+    f = sigmoid(gates[:, 1 * H : 2 * H])
+    g_cell = xp.tanh(gates[:, 2 * H : 3 * H])  # the candidate cell value
+    o = sigmoid(gates[:, 3 * H : 4 * H])
+    c_next = f * c + i * g_cell
     tanh_c = xp.tanh(c_next)
     h_tilde = o * tanh_c
     h_next = h_tilde @ w_hr.T if w_hr is not None else h_tilde  # proj_size: h' = h~ W_hr^T
-    return h_next, c_next, (c, i, f, g_cell, o, tanh_c, h_tilde, act)
+    return h_next, c_next, (c, i, f, g_cell, o, tanh_c, h_tilde)
 
 
 def lstm_cell_backward(dh_next, dc_next, saved, w_hh, w_hr=None):
     """(dL/dh', dL/dc') -> (d_gates: gi's and gh's, dL/dh, dL/dc, dL/dW_hr or None)."""
     xp = array_module(dh_next)
-    c, i, f, g_cell, o, tanh_c, h_tilde, act = saved
-    H = c.shape[1]
+    c, i, f, g_cell, o, tanh_c, h_tilde = saved
     d_w_hr = None
     if w_hr is not None:
         # h' = h~ W_hr^T  =>  dL/dW_hr = dh'^T h~,  dL/dh~ = dh' W_hr
@@ -98,14 +95,13 @@ def lstm_cell_backward(dh_next, dc_next, saved, w_hh, w_hr=None):
     # h~ = o * tanh(c')
     do = dh_next * tanh_c
     dc_next = dc_next + dh_next * o * (1 - tanh_c * tanh_c)
-    # c' = f * c + i * g: d_act holds dL/d(i, f, g, o), in torch's order
-    d_act = xp.concatenate([dc_next * g_cell, dc_next * c, dc_next * i, do], axis=1)
+    # c' = f * c + i * g
+    di, df, dg = dc_next * g_cell, dc_next * c, dc_next * i
     dc = dc_next * f
-    # through the nonlinearities, all four gates at once:
-    #   sigmoid' = s (1 - s) for i, f, o;  tanh' = 1 - t^2 for g
-    slope = act * (1 - act)
-    slope[:, 2 * H : 3 * H] = 1 - g_cell * g_cell
-    d_gates = d_act * slope
+    # through the nonlinearities, in torch's order i, f, g, o: sigmoid' = s (1 - s), tanh' = 1 - t^2
+    d_gates = xp.concatenate(
+        [di * i * (1 - i), df * f * (1 - f), dg * (1 - g_cell * g_cell), do * o * (1 - o)], axis=1
+    )
     dh = d_gates @ w_hh  # gates = gi + h W_hh^T  =>  dL/dh = d_gates W_hh
     return d_gates, dh, dc, d_w_hr
 
@@ -158,11 +154,6 @@ def _layer_forward(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr):
     gi = (x.reshape(L * N, -1) @ w_ih.T).reshape(L, N, -1)  # x W_ih^T for every step: one product
     if b_ih is not None:
         gi += b_ih
-    if b_hh is not None and mode != "GRU":
-        # x W_ih^T + b_ih + h W_hh^T + b_hh: b_hh added here once, not at every step (the GRU's
-        # b_hn sits inside r * (...), so it stays in the step)
-        gi += b_hh
-        b_hh = None
     h, c, hs, saved = h0, c0, [h0], []
     for t in range(L):
         if mode == "LSTM":
