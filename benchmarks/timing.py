@@ -106,6 +106,7 @@ def run(cases, min_run_time, threads, rows=None, health=None):
     for _, row in again:  # judged again, against the neighbours as they are now
         row["suspect"] = suspicion(row, rows)
     health["sentinels"].append(sentinel(threads))
+    health["load_after"] = os.getloadavg()[0]  # recorded beside load_before (results.json)
     return rows
 
 
