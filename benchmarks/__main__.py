@@ -93,6 +93,10 @@ def main(argv=None):
     args = parse_args(argv)
     if args.threads < 1:
         sys.exit(f"--threads must be >= 1, got {args.threads}")
+    if args.min_run_time is not None and not args.min_run_time > 0:
+        sys.exit(f"--min-run-time must be > 0 seconds, got {args.min_run_time}")
+    if args.text_steps is not None and args.text_steps < 1:
+        sys.exit(f"--text-steps must be >= 1, got {args.text_steps}")
     # Fix thread counts before the numerical libraries start their pools.
     try:
         from threadpoolctl import threadpool_limits
@@ -122,7 +126,9 @@ def main(argv=None):
             sys.exit(f"--device cuda: {gpu_reason}")
         else:
             print(f"GPU benchmarks skipped: {gpu_reason}")
-    min_run_time = args.min_run_time or (0.5 if args.quick else 1.0)
+    min_run_time = (
+        args.min_run_time if args.min_run_time is not None else (0.5 if args.quick else 1.0)
+    )
 
     env = environment.describe(args.threads, tf32=args.tf32 if gpu_reason is None else None)
     all_cases = list(cases.gemm_cases(impls, args.quick)) + list(

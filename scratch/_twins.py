@@ -133,6 +133,17 @@ def check_token_ids(ids, vocab_size, block_size):
         raise IndexError(f"GPT: token id {int(bad)} is outside the vocabulary [0, {vocab_size})")
 
 
+def generation_settings(max_new_tokens, temperature, top_k):
+    """generate's checks, made alike by both twins: how many tokens (an integer >= 0), a finite
+    temperature >= 0, top_k None or an integer >= 1 (0 or a negative k would keep every token,
+    or the wrong ones, silently; a NaN temperature would pick token 0 every time)."""
+    max_new_tokens = _validate.integer("max_new_tokens", max_new_tokens, low=0)
+    temperature = _validate.real_number("temperature", temperature, low=0.0)
+    if top_k is not None:
+        top_k = _validate.integer("top_k", top_k, low=1)
+    return max_new_tokens, temperature, top_k
+
+
 def sample_next(logits, temperature, top_k, generator):
     """The next token of each row of logits (B, V), a NumPy array: argmax at temperature 0, else a
     draw from softmax(logits / temperature) restricted to the top_k largest, by inverting the
@@ -140,8 +151,6 @@ def sample_next(logits, temperature, top_k, generator):
     this on their own logits, so the same logits and seed give the same tokens."""
     if temperature == 0:
         return logits.argmax(axis=-1)
-    if temperature < 0:
-        raise ValueError(f"temperature must be >= 0, got {temperature}")
     logits = logits.astype(np.float64) / temperature
     if top_k is not None:
         k = min(int(top_k), logits.shape[-1])

@@ -14,8 +14,8 @@ it; autograd derives it for the torch twin.
 import numpy as np
 
 from scratch import _validate, nn
-from scratch._backend import array_module, to_host
-from scratch._twins import check_token_ids, sample_next
+from scratch._backend import array_module, sum_rows, to_host
+from scratch._twins import check_token_ids, generation_settings, sample_next
 
 PIXELS, ROWS, CLASSES = 64, 8, 10
 
@@ -188,7 +188,8 @@ class GPT(nn.Module):
             g = block.backward(g)
         g = self.drop.backward(g)
         self.tok_emb.backward(g)  # the embedding's use adds to the same .grad
-        self.pos_emb.backward(g.sum(axis=0))  # every sequence used positions 0..T-1
+        # every sequence used positions 0..T-1: their gradients summed over the batch
+        self.pos_emb.backward(sum_rows(g.reshape(g.shape[0], -1)).reshape(g.shape[1:]))
         return None
 
 
@@ -196,6 +197,7 @@ def generate(model, idx, max_new_tokens, *, temperature=1.0, top_k=None, generat
     """idx (B, T) -> (B, T + max_new_tokens): each next token sampled from the model's last
     logits, the context cropped to block_size (scratch._twins.sample_next draws it; temperature
     0 is greedy)."""
+    max_new_tokens, temperature, top_k = generation_settings(max_new_tokens, temperature, top_k)
     generator = np.random.default_rng() if generator is None else generator
     xp = array_module(idx)
     for _ in range(max_new_tokens):

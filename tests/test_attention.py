@@ -775,3 +775,10 @@ def test_multihead_attention_key_and_value_gradients_match_finite_differences():
     numeric_v = numerical_gradient(lambda a: np.sum(g * s(q, k, a)[0]), v)
     assert_matches_finite_differences(d_k, numeric_k, np.sum(g * out), err_msg="key")
     assert_matches_finite_differences(d_v, numeric_v, np.sum(g * out), err_msg="value")
+
+
+def test_an_embedding_given_integer_weights_is_refused_as_torch_refuses_it():
+    with pytest.raises(TypeError, match=r"_weight must be floating point, got int64: pass"):
+        snn.Embedding(3, 2, _weight=np.zeros((3, 2), dtype=np.int64))
+    with pytest.raises(RuntimeError):  # torch: only floating point tensors can require gradients
+        torch.nn.Embedding(3, 2, _weight=torch.zeros(3, 2, dtype=torch.int64))

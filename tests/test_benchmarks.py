@@ -11,6 +11,18 @@ import pytest
 from benchmarks import report
 
 STEP, GEMMS = report.STEP_MODEL, report.GEMMS_MODEL
+# the machine a synthetic report describes
+ENV = {
+    "wall_time_s": 1,
+    "cpu": "x",
+    "threads": 2,
+    "python": "3",
+    "numpy": "2",
+    "torch": "2",
+    "numpy_blas": "b",
+    "torch_blas": "b",
+    "gpu": None,
+}
 
 
 def row(model, size, label, impl, median, flops=None):
@@ -78,20 +90,7 @@ def test_the_peak_is_the_best_bare_gemm_so_no_row_exceeds_100_percent():
     # 400 GFLOP/s
     rows = synthetic(0.9) + [row(GEMMS, 10**8, "big", "scratch-numpy", 1.0, flops=4e11)]
     assert report.peaks(rows)["cpu"] == pytest.approx(4e11)
-    md = report.markdown(
-        rows,
-        {
-            "wall_time_s": 1,
-            "cpu": "x",
-            "threads": 2,
-            "python": "3",
-            "numpy": "2",
-            "torch": "2",
-            "numpy_blas": "b",
-            "torch_blas": "b",
-            "gpu": None,
-        },
-    )
+    md = report.markdown(rows, ENV)
     assert "100.0% (scratch-numpy)" in md and "% peak" in md
     assert "| 64x(784-256-10) | 1 ms ± 100 µs | 2 ms ± 200 µs | 0.50× |" in md
     # a forward (GEMMs plus elementwise work) never sets the yardstick, however fast it was timed
@@ -166,18 +165,7 @@ def test_help_gives_every_default():
 
 def test_write_produces_every_file(tmp_path):
     rows = synthetic(0.9)
-    env = {
-        "wall_time_s": 1,
-        "cpu": "x",
-        "threads": 2,
-        "python": "3",
-        "numpy": "2",
-        "torch": "2",
-        "numpy_blas": "b",
-        "torch_blas": "b",
-        "gpu": None,
-    }
-    written = report.write(rows, env, tmp_path)
+    written = report.write(rows, ENV, tmp_path)
     assert sorted(p.name for p in written) == [
         "report.md",
         "results.csv",
@@ -197,22 +185,18 @@ def test_the_command_line_refuses_bad_arguments():
         [sys.executable, "-m", "benchmarks", "--device", "tpu"], capture_output=True, text=True
     )
     assert run.returncode == 2 and "invalid choice" in run.stderr
+    for flag, value, said in (
+        ("--min-run-time", "0", "--min-run-time must be > 0 seconds, got 0.0"),
+        ("--min-run-time", "-1", "--min-run-time must be > 0 seconds, got -1.0"),
+        ("--text-steps", "0", "--text-steps must be >= 1, got 0"),
+    ):
+        run = subprocess.run(
+            [sys.executable, "-m", "benchmarks", flag, value], capture_output=True, text=True
+        )
+        assert run.returncode != 0 and said in run.stderr, run.stderr[-500:]
 
 
-GPU_ENV = {
-    "wall_time_s": 1,
-    "cpu": "x",
-    "threads": 2,
-    "python": "3",
-    "numpy": "2",
-    "torch": "2",
-    "numpy_blas": "b",
-    "torch_blas": "b",
-    "gpu": "NVIDIA H100",
-    "cuda": "12.8",
-    "cupy": "14.0",
-    "tf32": False,
-}
+GPU_ENV = {**ENV, "gpu": "NVIDIA H100", "cuda": "12.8", "cupy": "14.0", "tf32": False}
 
 
 def gpu_rows(cupy_over_torch_at_largest):
@@ -453,19 +437,6 @@ def test_an_interrupted_run_writes_what_it_measured_and_says_so(tmp_path):
     assert len(rows) == done and all(r["median_s"] > 0 for r in rows)
 
 
-ENV = {
-    "wall_time_s": 1,
-    "cpu": "x",
-    "threads": 2,
-    "python": "3",
-    "numpy": "2",
-    "torch": "2",
-    "numpy_blas": "b",
-    "torch_blas": "b",
-    "gpu": None,
-}
-
-
 def health(shares=(2.0, 2.0), times=(1e-3, 1e-3), others=0):
     """A run's machine state as timing.run records it: three sentinels, (seconds, CPUs) each for
     NumPy and torch."""
@@ -540,7 +511,6 @@ def test_a_cpu_hog_makes_the_report_judge_nothing(tmp_path):
     # each target is not judged: the machine was busy, or its own measurement stayed suspect
     assert "**not judged**" in targets
     assert "**met**" not in targets and "**missed**" not in targets
-    print(md.split("| machine |")[0])  # the busy-machine test's output, for the issue's note
 
 
 def test_a_rate_above_the_peak_is_shown_as_an_effective_rate_never_past_100_percent():

@@ -39,6 +39,14 @@ MODULES = [
     ("BatchNorm2d", lambda: snn.BatchNorm2d(3), (4, 3, 2, 2)),
     ("BatchNorm3d", lambda: snn.BatchNorm3d(3), (4, 3, 2, 1, 2)),
     ("LayerNorm", lambda: snn.LayerNorm((2, 3)), (4, 2, 3)),
+    ("GELU", snn.GELU, (4, 3)),
+    ("GELU tanh", lambda: snn.GELU("tanh"), (4, 3)),
+    ("Dropout", lambda: snn.Dropout(0.5, generator=np.random.default_rng(0)), (4, 3)),
+    (
+        "TransformerEncoderLayer",
+        lambda: snn.TransformerEncoderLayer(4, 2, 8, generator=np.random.default_rng(0)),
+        (3, 2, 4),
+    ),
 ]
 LOSSES = [
     ("MSELoss", snn.MSELoss),
@@ -87,8 +95,11 @@ def test_input_grad_false_returns_none_and_still_fills_every_parameter_gradient(
 
 @pytest.mark.parametrize("name, build, shape", MODULES, ids=IDS)
 def test_backward_before_forward_is_the_one_clear_error(name, build, shape):
+    """Named after the module called (a container's error comes from its layer that needs what
+    forward saved)."""
     with pytest.raises(
-        RuntimeError, match=r"\.backward called before forward: call the module on an input first"
+        RuntimeError,
+        match=rf"^{first_layer(name)}\.backward called before forward: call the module on an input",
     ):
         build().backward(np.ones((4, 2), np.float32))
 
@@ -188,7 +199,12 @@ def test_a_class_weight_of_another_dtype_is_refused_as_torch_refuses_it():
 
 def first_layer(name):
     """Who refuses a bad input: the module itself, or the first layer of a container."""
-    return "Linear" if name in ("Sequential", "SimpleNN") else name
+    return "Linear" if name in ("Sequential", "SimpleNN") else name.split()[0]
+
+
+def argument(name):
+    """The name of the input argument: torch's TransformerEncoderLayer calls it src."""
+    return "src" if name == "TransformerEncoderLayer" else "input"
 
 
 @pytest.mark.parametrize("name, build, shape", MODULES, ids=IDS)
@@ -197,7 +213,7 @@ def test_a_torch_tensor_is_refused_with_the_conversion_to_use(name, build, shape
         TypeError,
         match=re.escape(
             f"{first_layer(name)} takes NumPy (or CuPy) arrays, got a torch.Tensor "
-            "for input: pass input.detach().cpu().numpy()"
+            f"for {argument(name)}: pass {argument(name)}.detach().cpu().numpy()"
         ),
     ):
         build()(torch.ones(shape))
@@ -208,8 +224,8 @@ def test_a_python_list_is_refused_with_the_conversion_to_use(name, build, shape)
     with pytest.raises(
         TypeError,
         match=re.escape(
-            f"{first_layer(name)} takes NumPy (or CuPy) arrays, got list for input: "
-            "pass np.asarray(input)"
+            f"{first_layer(name)} takes NumPy (or CuPy) arrays, got list for {argument(name)}: "
+            f"pass np.asarray({argument(name)})"
         ),
     ):
         build()(np.ones(shape).tolist())
@@ -381,6 +397,28 @@ def scratch_twins_of_torch():
             getattr(scratch.optim, name).__init__,
             getattr(torch.optim, name).__init__,
         )
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "calculate_gain",
+        "uniform_",
+        "kaiming_uniform_",
+        "xavier_uniform_",
+        "xavier_normal_",
+        "normal_",
+    ],
+)
+def test_init_functions_have_torchs_names_order_and_defaults(name):
+    """init.normal_(tensor=w, std=0.02) must read the same in both: every parameter, the
+    generator included (torch's init functions take one too)."""
+    import scratch.nn.init as sinit
+
+    def params(fn):
+        return [(p.name, p.default) for p in inspect.signature(fn).parameters.values()]
+
+    assert params(getattr(sinit, name)) == params(getattr(torch.nn.init, name))
 
 
 @pytest.mark.parametrize(

@@ -175,3 +175,28 @@ def test_the_text_suite_runs_end_to_end_without_matplotlib(tmp_path):
     assert set(saved["impls"]) == {"scratch-numpy", "torch-cpu"}
     assert len(saved["impls"]["scratch-numpy"]["losses"]) == 6
     assert not (tmp_path / "text.png").exists()
+
+
+@pytest.mark.parametrize("twin", ["scratch", "torch"])
+@pytest.mark.parametrize(
+    "settings, error, words",
+    [
+        (dict(max_new_tokens=-1), ValueError, "max_new_tokens must be >= 0, got -1"),
+        (dict(max_new_tokens=2.5), TypeError, "max_new_tokens must be an integer"),
+        (dict(temperature=float("nan")), ValueError, "temperature must be finite, got nan"),
+        (dict(temperature=-0.5), ValueError, "temperature must be >= 0.0, got -0.5"),
+        (dict(top_k=0), ValueError, "top_k must be >= 1, got 0"),
+    ],
+)
+def test_generate_refuses_settings_that_would_sample_wrongly_silently(twin, settings, error, words):
+    """top_k=0 would keep every token, a NaN temperature would pick token 0 each time, a negative
+    count would return the prompt: each is refused in words, by both twins, before any step."""
+    s, t = twins(np.float32)
+    kw = dict(max_new_tokens=3) | settings
+    n = kw.pop("max_new_tokens")
+    idx = np.zeros((1, 2), dtype=np.int64)
+    with pytest.raises(error, match=words):
+        if twin == "scratch":
+            sm.generate(s, idx, n, **kw)
+        else:
+            tm.generate(t, torch.from_numpy(idx), n, **kw)

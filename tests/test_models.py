@@ -67,8 +67,11 @@ def test_the_split_is_stratified_scaled_and_fixed():
     assert X_train.shape == (1347, 64) and X_test.shape == (450, 64)
     assert X_train.min() == 0.0 and X_train.max() == 1.0 and X_train.dtype == np.float32
     counts_train, counts_test = np.bincount(y_train), np.bincount(y_test)
+    # atol, with its reason: stratified, each digit's share differs by at most one digit in 450
+    # (0.0022; 0.0017 here); an unstratified split of these data is off by 0.013 to 0.05 (50
+    # seeds, measured)
     np.testing.assert_allclose(
-        counts_train / counts_train.sum(), counts_test / counts_test.sum(), atol=0.01
+        counts_train / counts_train.sum(), counts_test / counts_test.sum(), atol=0.003
     )
     np.testing.assert_array_equal(digits.load()[0], X_train)  # the same arrays every time
     assert digits.shaped(X_test, "ConvNet").shape == (450, 1, 8, 8) and digits.shaped(

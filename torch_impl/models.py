@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from scratch._twins import check_token_ids, sample_next
+from scratch._twins import check_token_ids, generation_settings, sample_next
 
 PIXELS, ROWS, CLASSES = 64, 8, 10
 
@@ -162,6 +162,7 @@ def generate(model, idx, max_new_tokens, *, temperature=1.0, top_k=None, generat
     """idx (B, T) -> (B, T + max_new_tokens): each next token sampled from the model's last
     logits, the context cropped to block_size (scratch._twins.sample_next draws it; temperature
     0 is greedy)."""
+    max_new_tokens, temperature, top_k = generation_settings(max_new_tokens, temperature, top_k)
     generator = np.random.default_rng() if generator is None else generator
     for _ in range(max_new_tokens):
         logits = model(idx[:, -model.block_size :])[:, -1]

@@ -28,7 +28,7 @@ import math
 import numpy as np
 
 from scratch import _validate
-from scratch._backend import array_module
+from scratch._backend import array_module, sum_rows
 from scratch.nn import init
 from scratch.nn.dropout import dropout_mask
 from scratch.nn.linear import Linear
@@ -387,6 +387,7 @@ class MultiheadAttention(Module):
             extra = P * (g_P - (g_P * P).sum(axis=-1, keepdims=True))  # through the softmax
         d_q, d_k, d_v = _sdpa_backward(d_heads, saved)
         if g_weights is not None:
+            # S = Q K^T * scale  =>  dQ += dS K * scale,  dK += dS^T Q * scale
             d_q = d_q + extra @ key_h * scale
             d_k = d_k + extra.swapaxes(-1, -2) @ query_h * scale
         if self.add_zero_attn:  # the zero key and value: constants
@@ -394,8 +395,9 @@ class MultiheadAttention(Module):
         # merge the heads back: (N, H, S', D) -> (S', N, E)
         d_q, d_k, d_v = (a.transpose(2, 0, 1, 3).reshape(a.shape[2], N, E) for a in (d_q, d_k, d_v))
         if self.bias_k is not None:  # the learned extra key and value
-            accumulate_grad(self.bias_k, d_k[-1:].sum(axis=1, keepdims=True))
-            accumulate_grad(self.bias_v, d_v[-1:].sum(axis=1, keepdims=True))
+            # k = [k; bias_k for every sample]  =>  dL/dbias_k = sum over the batch of dk[-1]
+            accumulate_grad(self.bias_k, sum_rows(d_k[-1]).reshape(1, 1, E))
+            accumulate_grad(self.bias_v, sum_rows(d_v[-1]).reshape(1, 1, E))
             d_k, d_v = d_k[:-1], d_v[:-1]
         # q = q_in W_q^T + b_q (and k, v): the projections' gradients
         W_q, W_k, W_v = self._projection_weights()
@@ -406,10 +408,12 @@ class MultiheadAttention(Module):
             for p, gw in zip((self.q_proj_weight, self.k_proj_weight, self.v_proj_weight), grads_w):
                 accumulate_grad(p, gw)
         if self.in_proj_bias is not None:
-            grads_b = [d.reshape(-1, E).sum(axis=0) for d in (d_q, d_k, d_v)]
+            # dL/db_q = sum over every position of dq (and k, v)
+            grads_b = [sum_rows(d.reshape(-1, E)) for d in (d_q, d_k, d_v)]
             accumulate_grad(self.in_proj_bias, xp.concatenate(grads_b))
         if not input_grad:
             return None
+        # q = q_in W_q^T + b_q  =>  dL/dq_in = dq W_q (and k, v)
         grads_in = [d @ W for d, W in ((d_q, W_q), (d_k, W_k), (d_v, W_v))]
         if not batched:
             grads_in = [g[:, 0] for g in grads_in]

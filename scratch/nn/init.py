@@ -2,7 +2,8 @@
 
 torch draws from its own global generator, so the same seed gives different numbers in the two
 twins; what is the same is the *distribution*. To start both twins from identical weights, copy
-them across with state_dict (that is what the equivalence tests do).
+them across with state_dict (that is what the equivalence tests do). Each function's first
+argument keeps torch's name, `tensor`: here it is the NumPy array filled in place.
 """
 
 import math
@@ -53,48 +54,46 @@ def calculate_gain(nonlinearity, param=None):
     raise ValueError(f"Unsupported nonlinearity {nonlinearity}")
 
 
-def uniform_(array, a=0.0, b=1.0, generator=None):
-    """Fill `array` in place from U(a, b).
+def uniform_(tensor, a=0.0, b=1.0, generator=None):
+    """Fill `tensor` in place from U(a, b).
     a <= b, as torch requires (NumPy would swap them silently)."""
     if not a <= b:
         raise ValueError(f"uniform_ expects a range [a, b) with a <= b, but found a={a} > b={b}")
     generator = np.random.default_rng() if generator is None else generator
-    array[...] = generator.uniform(a, b, size=array.shape)
-    return array
+    tensor[...] = generator.uniform(a, b, size=tensor.shape)
+    return tensor
 
 
-def kaiming_uniform_(array, a=0.0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
-    """Fill `array` in place from U(-bound, bound), bound = gain * sqrt(3 / fan) (He et al.,
+def kaiming_uniform_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
+    """Fill `tensor` in place from U(-bound, bound), bound = gain * sqrt(3 / fan) (He et al.,
     2015)."""
     valid_modes = ["fan_in", "fan_out"]
     if mode not in valid_modes:
         # torch's words
         raise ValueError(f"Mode {mode} not supported, please use one of {valid_modes}")
-    fan_in, fan_out = _calculate_fan_in_and_fan_out(array.shape)
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor.shape)
     fan = fan_in if mode == "fan_in" else fan_out
     bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / fan) if fan > 0 else 0.0
-    return uniform_(array, -bound, bound, generator)
+    return uniform_(tensor, -bound, bound, generator)
 
 
-def xavier_uniform_(array, gain=1.0, generator=None):
-    """Fill `array` in place from U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out)) (Glorot and
+def xavier_uniform_(tensor, gain=1.0, generator=None):
+    """Fill `tensor` in place from U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out)) (Glorot and
     Bengio, 2010)."""
-    fan_in, fan_out = _calculate_fan_in_and_fan_out(array.shape)
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor.shape)
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
-    return uniform_(array, -bound, bound, generator)
+    return uniform_(tensor, -bound, bound, generator)
 
 
-def xavier_normal_(array, gain=1.0, generator=None):
-    """Fill `array` in place from N(0, std^2), std = gain * sqrt(2 / (fan_in + fan_out))."""
-    fan_in, fan_out = _calculate_fan_in_and_fan_out(array.shape)
+def xavier_normal_(tensor, gain=1.0, generator=None):
+    """Fill `tensor` in place from N(0, std^2), std = gain * sqrt(2 / (fan_in + fan_out))."""
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor.shape)
     std = gain * math.sqrt(2.0 / (fan_in + fan_out))
-    generator = np.random.default_rng() if generator is None else generator
-    array[...] = generator.normal(0.0, std, size=array.shape)
-    return array
+    return normal_(tensor, 0.0, std, generator)
 
 
-def normal_(array, mean=0.0, std=1.0, generator=None):
-    """Fill `array` in place from N(mean, std^2)."""
+def normal_(tensor, mean=0.0, std=1.0, generator=None):
+    """Fill `tensor` in place from N(mean, std^2)."""
     generator = np.random.default_rng() if generator is None else generator
-    array[...] = generator.normal(mean, std, size=array.shape)
-    return array
+    tensor[...] = generator.normal(mean, std, size=tensor.shape)
+    return tensor

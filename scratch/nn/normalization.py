@@ -27,7 +27,7 @@ import numbers
 import numpy as np
 
 from scratch import _validate
-from scratch._backend import array_module
+from scratch._backend import array_module, sum_rows
 from scratch.nn.module import Module
 from scratch.nn.parameter import Parameter, accumulate_grad, data_of
 
@@ -359,7 +359,7 @@ class LayerNorm(Module):
             grad_weight = xp.einsum("nd,nd->d", g_rows, x_hat_rows)
             accumulate_grad(self.weight, grad_weight.reshape(self.normalized_shape))
         if self.bias is not None:
-            accumulate_grad(self.bias, g_rows.sum(axis=0).reshape(self.normalized_shape))
+            accumulate_grad(self.bias, sum_rows(g_rows).reshape(self.normalized_shape))
         if not input_grad:
             return None
         g_hat = g * self.weight.data if self.weight is not None else g.copy()  # dL/dx_hat

@@ -100,6 +100,11 @@ class Embedding(Module):
                 weight[padding_idx] = 0
         else:
             weight = _validate.array("Embedding", "_weight", _weight)
+            if weight.dtype.kind != "f":  # torch refuses too: only floats can require gradients
+                raise TypeError(
+                    f"Embedding: _weight must be floating point, got {weight.dtype}: pass "
+                    "_weight.astype(np.float32)"
+                )
             if tuple(weight.shape) != (num_embeddings, embedding_dim):
                 raise ValueError("Shape of weight does not match num_embeddings and embedding_dim")
         self.weight = Parameter(weight, requires_grad=not _freeze)

@@ -85,11 +85,13 @@ class TransformerEncoderLayer(Module):
         else:
             x = self.norm1(x + self._sa_block(x, src_mask, src_key_padding_mask, is_causal))
             x = self.norm2(x + self._ff_block(x))
+        self.save_for_backward(x.shape, x.dtype)
         return x
 
     def backward(self, grad_output, *, input_grad=True):
         """dL/dy -> dL/dsrc; adds every parameter's gradient. The lines of forward, reversed."""
-        g = grad_output
+        shape, dtype = self.saved_tensors
+        g = self.grad_like(grad_output, shape, dtype)
         if self.norm_first:
             # y = x1 + ff(norm2(x1))
             d_x1 = g + self.norm2.backward(self._ff_block_backward(g))
