@@ -279,7 +279,10 @@ def two_layer_cases(impls, quick):
 
                 g = array_module_of(impl).ones((dims[0], dims[3]), dtype=np.float32)
                 model(X)
-                backward = lambda model=model, g=g: model.backward(g, input_grad=False)  # noqa: E731  (as torch: X needs no grad)
+                # as torch: X needs no grad, and the graph is kept for the next repeat
+                backward = lambda model=model, g=g: model.backward(  # noqa: E731
+                    g, input_grad=False, retain_graph=True
+                )
                 forward = lambda model=model, X=X: model(X)  # noqa: E731
             else:
 

@@ -48,6 +48,8 @@ class Perceptron(Module):
             "backpropagation: use train_perceptron, the perceptron learning rule"
         )
 
+    backward.refusal = True  # so Module does not first ask for a forward: there is no backward
+
 
 @np.errstate(over="ignore", invalid="ignore")  # an overflow is reported after the epoch, in words
 def train_perceptron(

@@ -57,6 +57,7 @@ NAMES = frozenset(
         "log1p",
         "matmul",
         "maximum",
+        "may_share_memory",
         "moveaxis",
         "multiply",
         "nan",

@@ -363,7 +363,7 @@ def test_backprop_through_dropout_matches_finite_differences_with_the_same_masks
         return np.sum(g * s(v)[0])
 
     f = loss(x)
-    d_x, _ = s.backward((g, None))
+    d_x, _ = s.backward((g, None), retain_graph=True)  # retained: the masks are read below
     assert np.any(s.saved_tensors[1][1] == 0)  # some inputs of the second layer were dropped
     assert_matches_finite_differences(d_x, numerical_gradient(loss, x), f, "input")
 

@@ -14,12 +14,14 @@ import numpy as np
 
 from scratch import _validate
 from scratch._backend import array_module
+from scratch.nn import _atomic
 from scratch.nn.module import Module
 
 
 def dropout_mask(shape, p, dtype, generator, xp=np):
     """keep / (1 - p) for each value, keep ~ Bernoulli(1 - p) drawn from `generator` (on the host,
     then on xp's device); all zeros at p = 1."""
+    _atomic.remember_generator(generator)  # a call that fails later has drawn nothing
     keep = xp.asarray(generator.random(shape) >= p)
     return (keep / (1 - p) if p < 1 else keep * 0.0).astype(dtype)
 

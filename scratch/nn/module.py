@@ -16,18 +16,47 @@ The contract every module keeps, declared here once:
     "backward called before forward" error.
   - a gradient has the dtype of what it is the gradient of, whatever promotion happened in
     between (autograd casts back too): `grad_like` checks grad_output's shape and casts it.
+  - backward consumes what forward saved, as autograd frees a graph it has used: a second backward
+    without a new forward is refused in torch's words, unless the first passed retain_graph=True.
+  - a call is all or nothing (scratch/nn/_atomic.py): a forward or backward that raises leaves
+    every saved array, .grad and running statistic as it was, and what backward reads is never an
+    array the caller holds, so changing an input or output in place cannot change a gradient.
+    Module wraps each subclass's forward and backward once, here, to keep these three rules; the
+    layers' own files hold only their math.
 """
 
-from collections import OrderedDict
+import functools
+import inspect
+from collections import OrderedDict, namedtuple
 
 import numpy as np
 
 from scratch import _validate
 from scratch._backend import array_module
+from scratch.nn import _atomic
 from scratch.nn.parameter import Parameter
+
+# what load_state_dict returns, as torch's (a named pair)
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+SECOND_BACKWARD = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after "
+    "they have already been freed). Saved intermediate values of the graph are freed when you call "
+    ".backward(). Specify retain_graph=True if you need to backward through the graph a second "
+    "time or if you need to access saved tensors after calling backward."
+)
 
 
 class Module:
+    def __init_subclass__(cls, **kwargs):
+        """Each forward and backward a subclass writes runs under the contract's three rules
+        (module docstring); the subclass's own code is only its math."""
+        super().__init_subclass__(**kwargs)
+        if "forward" in cls.__dict__:
+            cls.forward = _atomic_forward(cls.__dict__["forward"])
+        if "backward" in cls.__dict__:
+            cls.backward = _atomic_backward(cls.__dict__["backward"])
+
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
@@ -76,18 +105,38 @@ class Module:
 
     def save_for_backward(self, *arrays):
         """Keep what backward needs (torch's ctx.save_for_backward); a new forward replaces it."""
-        object.__setattr__(self, "_saved_tensors", arrays)
+        self._set_graph(arrays, "live")
+        call = _atomic.in_call()
+        if call is not None:
+            call.saved.append(self)
 
     @property
     def saved_tensors(self):
-        """What the last forward saved, as a tuple; the one error for a backward with no forward."""
-        saved = self.__dict__.get("_saved_tensors")
-        if saved is None:
+        """What the last forward saved, as a tuple; the one error for a backward with no forward,
+        and torch's for a second backward."""
+        self._check_graph()
+        return self.__dict__["_saved_tensors"]
+
+    def _check_graph(self):
+        state = self.__dict__.get("_graph")
+        if state is None:
             raise RuntimeError(
                 f"{type(self).__name__}.backward called before forward: call the module on an "
                 "input first"
             )
-        return saved
+        if state == "freed":
+            raise RuntimeError(f"{type(self).__name__}.backward: {SECOND_BACKWARD}")
+
+    def _set_graph(self, saved, state):
+        """What backward will read, and whether there is a forward to answer (None: none yet;
+        'live'; 'freed': a backward used it). Remembered first, so a failed call puts it back."""
+        old = (self.__dict__.get("_saved_tensors", ()), self.__dict__.get("_graph"))
+        _atomic.remember(lambda old: self._restore_graph(*old), old)
+        self._restore_graph(saved, state)
+
+    def _restore_graph(self, saved, state):
+        object.__setattr__(self, "_saved_tensors", saved)
+        object.__setattr__(self, "_graph", state)
 
     def grad_like(self, grad_output, output_shape, dtype):
         """grad_output checked against the output's shape and cast to the output's dtype (autograd
@@ -231,7 +280,7 @@ class Module:
         )
         for key, value in given.items():  # only now, with every check passed, change the model
             current[key][...] = value
-        return missing, unexpected
+        return IncompatibleKeys(missing, unexpected)
 
     def __repr__(self):
         """torch's layout: Name(extra) for a leaf; otherwise one line each for extra and each child,
@@ -248,6 +297,57 @@ class Module:
 
     def extra_repr(self):
         return ""
+
+
+def _atomic_forward(forward):
+    """forward as one call (scratch/nn/_atomic.py): marks a forward to answer; on success, the
+    outermost call copies whatever was saved that the caller holds."""
+
+    @functools.wraps(forward)
+    def call(self, *args, **kwargs):
+        return _atomic.run(_forward_body, self, (forward,) + args, kwargs, _keep_saved_apart)
+
+    return call
+
+
+def _forward_body(self, forward, *args, **kwargs):
+    out = forward(self, *args, **kwargs)
+    if self.__dict__.get("_graph") != "live":  # a module that saves nothing itself (Sequential)
+        self._set_graph(self.__dict__.get("_saved_tensors", ()), "live")
+    return out
+
+
+def _keep_saved_apart(call, args, kwargs, result):
+    """What backward reads must not be an array the caller can change: the inputs (args[0] is the
+    forward function itself) and the outputs."""
+    held = _atomic.arrays_in(args[1:]) + _atomic.arrays_in(kwargs) + _atomic.arrays_in(result)
+    for module in call.saved:
+        saved = module.__dict__["_saved_tensors"]
+        object.__setattr__(module, "_saved_tensors", _atomic.detach_from(saved, held))
+
+
+def _atomic_backward(backward):
+    """backward as one call: refused before a forward and after the forward's graph was used;
+    on success of the outermost call, the graph of this module and its submodules is freed, unless
+    retain_graph=True (torch's option of that name)."""
+    if getattr(backward, "refusal", False):  # a backward that only explains why there is none
+        return backward
+
+    @functools.wraps(backward)
+    def call(self, *args, retain_graph=False, **kwargs):
+        self._check_graph()
+        outer = _atomic.in_call() is None
+        result = _atomic.run(backward, self, args, kwargs)
+        if outer and not retain_graph:
+            for _, module in self.named_modules():
+                if module.__dict__.get("_graph") == "live":
+                    module._restore_graph((), "freed")
+        return result
+
+    signature = inspect.signature(backward)
+    retain = inspect.Parameter("retain_graph", inspect.Parameter.KEYWORD_ONLY, default=False)
+    call.__signature__ = signature.replace(parameters=[*signature.parameters.values(), retain])
+    return call
 
 
 def _numpy_copy(array):

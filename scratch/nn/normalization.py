@@ -28,6 +28,7 @@ import numpy as np
 
 from scratch import _validate
 from scratch._backend import array_module, sum_rows
+from scratch.nn import _atomic
 from scratch.nn.module import Module
 from scratch.nn.parameter import Parameter, accumulate_grad, data_of
 
@@ -90,6 +91,8 @@ def _batch_norm(input, running_mean, running_var, weight, bias, use_batch, facto
         m = input.size // input.shape[1]
         var = _channel_dot(centred, centred).reshape(per_channel) / m
         if running_mean is not None and factor:
+            _atomic.remember_array(running_mean)  # a call that fails later puts them back
+            _atomic.remember_array(running_var)
             running_mean[...] = factor * mean.reshape(-1) + (1 - factor) * running_mean
             # unbiased
             running_var[...] = (
@@ -205,6 +208,7 @@ class _BatchNorm(Module):
         # how far this batch moves the running averages (torch's exponential_average_factor)
         factor = 0.0
         if self.training and self.track_running_stats:
+            _atomic.remember_array(self.num_batches_tracked)
             self.num_batches_tracked += 1
             # None: the plain mean
             factor = 1.0 / int(self.num_batches_tracked) if self.momentum is None else self.momentum

@@ -7,6 +7,7 @@ fills it, and backward passes *add* into it (as autograd does) until `zero_grad(
 import numpy as np
 
 from scratch._backend import array_module
+from scratch.nn import _atomic
 
 
 class Parameter:
@@ -41,6 +42,7 @@ def accumulate_grad(param, grad):
     The gradient keeps the parameter's dtype whatever promotion made `grad` (autograd casts too).
     """
     grad = grad.astype(param.data.dtype, copy=False)
+    _atomic.remember(lambda old: setattr(param, "grad", old), param.grad)  # a failed call undoes it
     param.grad = grad if param.grad is None else param.grad + grad
 
 

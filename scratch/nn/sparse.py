@@ -13,7 +13,7 @@ import numpy as np
 
 from scratch import _validate
 from scratch._backend import array_module, scatter_add
-from scratch.nn import init
+from scratch.nn import _atomic, init
 from scratch.nn.module import Module
 from scratch.nn.parameter import Parameter, accumulate_grad
 
@@ -169,4 +169,14 @@ def _renorm(weight, ids, max_norm, norm_type):
     rows = xp.unique(ids.reshape(-1))
     norms = (xp.abs(weight[rows]) ** norm_type).sum(axis=1) ** (1 / norm_type)
     scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
+    _remember_rows(weight, rows)
     weight[rows] = (weight[rows] * scale[:, None]).astype(weight.dtype)
+
+
+def _remember_rows(weight, rows):
+    """The rows a renormalisation will change, so that a call that fails later puts them back."""
+
+    def restore(old):
+        weight[rows] = old
+
+    _atomic.remember(restore, weight[rows].copy())
