@@ -48,6 +48,16 @@ def integer(name, value, *, low=None):
     return value
 
 
+def flag(name, value, owner=None):
+    """A bool (Python's or NumPy's): a string such as "no" would be taken as True."""
+    if not isinstance(value, (bool, np.bool_)):
+        where = f"{owner}: " if owner else ""
+        raise TypeError(
+            f"{where}{name} must be True or False, got {type(value).__name__} {value!r}"
+        )
+    return bool(value)
+
+
 def float_dtype(dtype):
     """A floating-point NumPy dtype (a layer's dtype=), as np.dtype."""
     try:

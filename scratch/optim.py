@@ -9,14 +9,24 @@ of steps. They work on `scratch.nn.Parameter`s (`.data`, `.grad`) and, like torc
   - accept `params` as an iterable of Parameters or of dicts (param groups, each with its own
     hyperparameters, the rest taken from the constructor's defaults);
   - validate hyperparameters when constructed (ValueError), with torch's wording.
+  - checkpoint: `state_dict()` is torch's layout ({'state': {index: {...}}, 'param_groups':
+    [{..., 'params': [indices]}]}, NumPy arrays for torch's tensors), and `load_state_dict` takes
+    it, or torch's own (tensors), so a run resumes exactly, in either twin.
+A step is all or nothing: every gradient is checked before any parameter moves or any state is
+made, so a refused step leaves the parameters, the moments and Adam's step count as they were.
 Where this is stricter than torch: a non-finite or non-numeric hyperparameter is rejected
-(torch's `lr < 0` check lets NaN through), and a gradient whose shape differs from its parameter's
-raises instead of broadcasting. torch's implementation switches (foreach, fused, capturable,
-differentiable) do not change the math; asking for them raises NotImplementedError.
+(torch's `lr < 0` check lets NaN through), a gradient whose shape differs from its parameter's
+raises instead of broadcasting, and a loaded state's shapes are checked. torch's implementation
+switches (foreach, fused, capturable, differentiable) do not change the math; they sit in the param
+groups as torch's do, and asking for them raises NotImplementedError.
 """
 
+import numbers
+
+import numpy as np
+
 from scratch import _validate
-from scratch._backend import array_module
+from scratch._backend import array_module, to_host
 from scratch.nn.module import Module
 from scratch.nn.parameter import Parameter
 
@@ -72,6 +82,9 @@ class Optimizer:
     def _check_hyperparameters(self, group):
         raise NotImplementedError
 
+    # the keys a parameter's state may hold (a subclass's)
+    STATE_KEYS = ()
+
     def zero_grad(self, set_to_none=True):
         """Forget the gradients: None (torch's default), or zeros with set_to_none=False."""
         for group in self.param_groups:
@@ -83,26 +96,154 @@ class Optimizer:
                 else:
                     p.grad[...] = 0
 
-    def _grads(self, group):
-        """(p, grad) for each parameter of the group that has a gradient, the gradient's shape
-        checked."""
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            if p.grad.shape != p.data.shape:
+    def _checked_grads(self):
+        """[(group, [(p, grad), ...]), ...]: every parameter that has a gradient, each gradient
+        checked, all of them before the step changes anything."""
+        checked = []
+        for group in self.param_groups:
+            pairs = []
+            for p in group["params"]:
+                if p.grad is not None:
+                    _check_grad(p)
+                    pairs.append((p, p.grad))
+            checked.append((group, pairs))
+        return checked
+
+    # --- checkpoints, in torch's layout
+
+    def state_dict(self):
+        """{'state': {index: {name: array}}, 'param_groups': [{hyperparameters, 'params': [index,
+        ...]}]}: each parameter by its index, counting through the groups in order, as torch's;
+        copies, on the host (torch's step counts are 0-d float32 tensors: here 0-d float32
+        arrays)."""
+        index = {}
+        groups = []
+        for group in self.param_groups:
+            packed = {k: v for k, v in group.items() if k != "params"}
+            packed["params"] = [index.setdefault(id(p), len(index)) for p in group["params"]]
+            groups.append(packed)
+        state = {}
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p in self.state:
+                    state[index[id(p)]] = {
+                        k: _host_copy(v, step=k == "step") for k, v in self.state[p].items()
+                    }
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        """Take a state_dict (this twin's or torch's, tensors or arrays): everything is checked
+        first (torch's group checks, then each state's keys and shapes, the hyperparameters), and
+        nothing changes if anything is wrong."""
+        if not (hasattr(state_dict, "keys") and {"state", "param_groups"} <= set(state_dict)):
+            raise ValueError(
+                "an optimizer's state_dict is a dict with 'state' and 'param_groups', got "
+                f"{type(state_dict).__name__}"
+                + (f" with keys {sorted(state_dict)}" if hasattr(state_dict, "keys") else "")
+            )
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError("loaded state dict has a different number of parameter groups")
+        if any(
+            len(g["params"]) != len(s["params"]) for g, s in zip(self.param_groups, saved_groups)
+        ):
+            raise ValueError(
+                "loaded state dict contains a parameter group that doesn't match the size of "
+                "optimizer's group"
+            )
+        params = {}  # the saved index -> this optimizer's parameter
+        groups = []
+        for group, saved in zip(self.param_groups, saved_groups):
+            params.update(zip(saved["params"], group["params"]))
+            new = {**{k: v for k, v in saved.items() if k != "params"}, "params": group["params"]}
+            unknown = set(new) - set(self.defaults) - {"params"}
+            if unknown:
                 raise ValueError(
-                    f"a gradient of shape {p.grad.shape} was given for a parameter of shape "
-                    f"{p.data.shape}"
+                    f"loaded param group has unknown hyperparameter(s) {sorted(unknown)}"
                 )
-            yield p, p.grad
+            self._check_hyperparameters(new)
+            groups.append(new)
+        state = {}
+        for i, values in state_dict["state"].items():
+            if i not in params:
+                raise ValueError(f"loaded state names parameter {i}, which no group holds")
+            state[params[i]] = self._checked_state(i, params[i], values)
+        self.param_groups, self.state = groups, state  # only now, with every check passed
+
+    def _checked_state(self, i, p, values):
+        """One parameter's loaded state, as this optimizer keeps it: arrays of the parameter's
+        shape, dtype and device; the step count an int."""
+        unknown = set(values) - set(self.STATE_KEYS)
+        if unknown:
+            raise ValueError(
+                f"loaded state of parameter {i} has {sorted(unknown)}, which "
+                f"{type(self).__name__} does not keep (it keeps {list(self.STATE_KEYS)})"
+            )
+        xp = array_module(p.data)
+        out = {}
+        for key, value in values.items():
+            value = _as_host_array(value)
+            if key == "step":
+                if value.size != 1 or value.reshape(()) != int(value.reshape(())) or value < 0:
+                    raise ValueError(f"loaded step of parameter {i} must be a count, got {value}")
+                out[key] = int(value.reshape(()))
+            elif value.shape != p.data.shape:
+                raise ValueError(
+                    f"size mismatch for {key} of parameter {i}: copying a state with shape "
+                    f"{value.shape} from the state_dict, the parameter's shape is {p.data.shape}"
+                )
+            elif value.dtype.kind != "f":
+                raise TypeError(
+                    f"loaded {key} of parameter {i} must be floating point, got {value.dtype}"
+                )
+            else:
+                out[key] = xp.asarray(value.astype(p.data.dtype))  # as torch casts to the param's
+        return out
 
 
-def _reject_implementation_switches(**switches):
-    for name, value in switches.items():
-        if value:
+def _check_grad(p):
+    """A gradient the step can use: an array of the parameter's kind, dtype and shape (torch
+    refuses a .grad of another dtype or shape when it is assigned)."""
+    grad = p.grad
+    if not hasattr(grad, "shape") or array_module(grad) is not array_module(p.data):
+        kind = "CuPy" if array_module(p.data) is not np else "NumPy"
+        raise TypeError(
+            f"a parameter's .grad must be a {kind} array like its data, got {type(grad).__name__}"
+        )
+    if grad.dtype != p.data.dtype:
+        raise TypeError(
+            f"a gradient of dtype {grad.dtype} was given for a parameter of dtype "
+            f"{p.data.dtype} (torch refuses to assign it): pass "
+            f"grad.astype(np.{p.data.dtype})"
+        )
+    if grad.shape != p.data.shape:
+        raise ValueError(
+            f"a gradient of shape {grad.shape} was given for a parameter of shape {p.data.shape}"
+        )
+
+
+def _host_copy(value, step=False):
+    return np.array(value, dtype=np.float32) if step else np.array(to_host(value), copy=True)
+
+
+def _as_host_array(value):
+    """A tensor (any device), a CuPy or NumPy array, or a number, as a NumPy array."""
+    if hasattr(value, "detach") and hasattr(value, "cpu"):
+        value = value.detach().cpu().numpy()
+    if isinstance(value, numbers.Number):
+        return np.asarray(value)
+    return np.asarray(to_host(value))
+
+
+SWITCHES = ("foreach", "differentiable", "fused", "capturable")
+
+
+def _reject_implementation_switches(group):
+    for name in SWITCHES:
+        if group.get(name):
             raise NotImplementedError(
-                f"{name}={value!r} is a torch implementation switch that scratch.optim does not "
-                "have"
+                f"{name}={group[name]!r} is a torch implementation switch that scratch.optim does "
+                "not have"
             )
 
 
@@ -133,7 +274,6 @@ class SGD(Optimizer):
         differentiable=False,
         fused=None,
     ):
-        _reject_implementation_switches(foreach=foreach, differentiable=differentiable, fused=fused)
         defaults = dict(
             lr=lr,
             momentum=momentum,
@@ -141,10 +281,16 @@ class SGD(Optimizer):
             weight_decay=weight_decay,
             nesterov=nesterov,
             maximize=maximize,
+            foreach=foreach,
+            differentiable=differentiable,
+            fused=fused,
         )
         super().__init__(params, defaults)
 
+    STATE_KEYS = ("momentum_buffer",)
+
     def _check_hyperparameters(self, group):
+        _reject_implementation_switches(group)
         group["lr"] = _validate.real_number(
             "lr", group["lr"], low=0.0, message="Invalid learning rate"
         )
@@ -157,18 +303,20 @@ class SGD(Optimizer):
         group["dampening"] = _validate.real_number(
             "dampening", group["dampening"], message="Invalid dampening value"
         )
+        for name in ("nesterov", "maximize"):
+            group[name] = _validate.flag(name, group[name])
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
 
     def step(self):
-        for group in self.param_groups:
+        for group, grads in self._checked_grads():
             lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
             weight_decay, nesterov, maximize = (
                 group["weight_decay"],
                 group["nesterov"],
                 group["maximize"],
             )
-            for p, grad in self._grads(group):
+            for p, grad in grads:
                 g = -grad if maximize else grad
                 if weight_decay != 0:
                     g = g + weight_decay * p.data  # d/dtheta of (weight_decay / 2) * ||theta||^2
@@ -218,9 +366,6 @@ class Adam(Optimizer):
         fused=None,
         decoupled_weight_decay=False,
     ):
-        _reject_implementation_switches(
-            foreach=foreach, capturable=capturable, differentiable=differentiable, fused=fused
-        )
         defaults = dict(
             lr=lr,
             betas=betas,
@@ -228,11 +373,18 @@ class Adam(Optimizer):
             weight_decay=weight_decay,
             amsgrad=amsgrad,
             maximize=maximize,
+            foreach=foreach,
+            capturable=capturable,
+            differentiable=differentiable,
+            fused=fused,
             decoupled_weight_decay=decoupled_weight_decay,
         )
         super().__init__(params, defaults)
 
+    STATE_KEYS = ("step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+
     def _check_hyperparameters(self, group):
+        _reject_implementation_switches(group)
         group["lr"] = _validate.real_number(
             "lr", group["lr"], low=0.0, message="Invalid learning rate"
         )
@@ -259,27 +411,29 @@ class Adam(Optimizer):
             message="Invalid beta parameter at index 1",
         )
         group["betas"] = (beta1, beta2)
+        for name in ("amsgrad", "maximize", "decoupled_weight_decay"):
+            group[name] = _validate.flag(name, group[name])
         group["weight_decay"] = _validate.real_number(
             "weight_decay", group["weight_decay"], low=0.0, message="Invalid weight_decay value"
         )
 
     def step(self):
-        for group in self.param_groups:
+        for group, grads in self._checked_grads():
             lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
             weight_decay, amsgrad, maximize = (
                 group["weight_decay"],
                 group["amsgrad"],
                 group["maximize"],
             )
-            for p, grad in self._grads(group):
+            for p, grad in grads:
                 xp = array_module(p.data)
                 state = self.state.setdefault(p, {})
                 if not state:
                     state["step"] = 0
                     state["exp_avg"] = xp.zeros_like(p.data)
                     state["exp_avg_sq"] = xp.zeros_like(p.data)
-                    if amsgrad:
-                        state["max_exp_avg_sq"] = xp.zeros_like(p.data)
+                if amsgrad and "max_exp_avg_sq" not in state:  # (a loaded state without it, too)
+                    state["max_exp_avg_sq"] = xp.zeros_like(p.data)
                 state["step"] += 1
                 t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
 
