@@ -208,21 +208,28 @@ def broadcasts_to(shape, target):
 
 def state_dict_fits(owner, expected, given, strict=True):
     """expected, given: {name: shape}. Both twins' loaders call this before they change anything, so
-    the same mismatch reads the same in both: a KeyError for missing or unexpected keys (with
-    strict), a ValueError for a shape, in torch's words."""
+    the same mismatch reads the same in both: one RuntimeError in torch's words listing every
+    problem (missing and unexpected keys with strict, and every size mismatch), as torch's
+    load_state_dict raises, so `except RuntimeError` written for torch works here too."""
     missing = [k for k in expected if k not in given]
     unexpected = [k for k in given if k not in expected]
-    if strict and (missing or unexpected):
-        raise KeyError(
-            f"Error(s) in loading state_dict for {owner}: missing keys {missing}, unexpected keys "
-            f"{unexpected} (expected exactly {list(expected)})"
+    errors = []
+    if strict and missing:
+        errors.append(
+            "Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ". "
+        )
+    if strict and unexpected:
+        errors.append(
+            "Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ". "
         )
     for key in expected:
         if key in given and tuple(given[key]) != tuple(expected[key]):
-            raise ValueError(
-                f"size mismatch for {key}: copying a param with shape {tuple(given[key])} from the "
-                f"state_dict, the shape in the current model is {tuple(expected[key])}"
+            errors.append(
+                f"size mismatch for {key}: copying a param with shape {tuple(given[key])} from "
+                f"checkpoint, the shape in current model is {tuple(expected[key])}."
             )
+    if errors:
+        raise RuntimeError(f"Error(s) in loading state_dict for {owner}:\n\t" + "\n\t".join(errors))
     return missing, unexpected
 
 

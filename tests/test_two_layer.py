@@ -400,16 +400,16 @@ def test_the_torch_twin_saves_a_torch_file_that_it_reads_back(suffix, tmp_path):
     [
         (
             lambda: s2.SimpleNN(3, 7, 2),
-            ValueError,
-            r"size mismatch for fc1.weight: copying a param with shape \(7, 3\) from the "
-            r"state_dict, the shape in the current model is \(4, 3\)",
+            RuntimeError,
+            r"size mismatch for fc1.weight: copying a param with shape \(7, 3\) from "
+            r"checkpoint, the shape in current model is \(4, 3\)",
         ),
         (
             lambda: snn.Sequential(snn.Linear(3, 4), snn.ReLU(), snn.Linear(4, 2)),
-            KeyError,
-            r"Error\(s\) in loading state_dict for SimpleNN: missing keys \['fc1.weight', "
-            r"'fc1.bias', 'fc2.weight', 'fc2.bias'\], "
-            r"unexpected keys \['0.weight', '0.bias', '2.weight', '2.bias'\]",
+            RuntimeError,
+            r"Error\(s\) in loading state_dict for SimpleNN:\n\tMissing key\(s\) in state_dict: "
+            r'"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias". \n\t'
+            r'Unexpected key\(s\) in state_dict: "0.weight", "0.bias", "2.weight", "2.bias". ',
         ),
     ],
 )
