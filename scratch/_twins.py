@@ -133,15 +133,23 @@ def check_token_ids(ids, vocab_size, block_size):
         raise IndexError(f"GPT: token id {int(bad)} is outside the vocabulary [0, {vocab_size})")
 
 
-def generation_settings(max_new_tokens, temperature, top_k):
-    """generate's checks, made alike by both twins: how many tokens (an integer >= 0), a finite
-    temperature >= 0, top_k None or an integer >= 1 (0 or a negative k would keep every token,
-    or the wrong ones, silently; a NaN temperature would pick token 0 every time)."""
+def generation_settings(context_shape, max_new_tokens, temperature, top_k, generator):
+    """generate's checks, made alike by both twins: a context of at least one token (B, T >= 1),
+    how many tokens (an integer >= 0), a finite temperature >= 0, top_k None or an integer >= 1
+    (0 or a negative k would keep every token, or the wrong ones, silently; a NaN temperature
+    would pick token 0 every time), a NumPy generator (a fresh one for None).
+    Returns (max_new_tokens, temperature, top_k, generator)."""
+    if len(context_shape) != 2 or context_shape[1] < 1:
+        raise ValueError(
+            "generate needs a context of at least one token, idx of shape (batch, T >= 1), got "
+            f"shape {tuple(context_shape)}: start from a prompt, or from one token (such as a "
+            "newline's id)"
+        )
     max_new_tokens = _validate.integer("max_new_tokens", max_new_tokens, low=0)
     temperature = _validate.real_number("temperature", temperature, low=0.0)
     if top_k is not None:
         top_k = _validate.integer("top_k", top_k, low=1)
-    return max_new_tokens, temperature, top_k
+    return max_new_tokens, temperature, top_k, _validate.generator(generator, "generate")
 
 
 def sample_next(logits, temperature, top_k, generator):
@@ -149,9 +157,15 @@ def sample_next(logits, temperature, top_k, generator):
     draw from softmax(logits / temperature) restricted to the top_k largest, by inverting the
     cumulative distribution at one uniform per row from the NumPy `generator`. Both twins call
     this on their own logits, so the same logits and seed give the same tokens."""
+    if np.isnan(logits).any():  # torch.multinomial refuses too; a NaN would pick token 0 silently
+        row = int(np.argwhere(np.isnan(logits))[0][0])
+        raise ValueError(f"the logits of row {row} contain NaN: the model's output is not a number")
     if temperature == 0:
         return logits.argmax(axis=-1)
-    logits = logits.astype(np.float64) / temperature
+    # shifted by the max first: at a tiny temperature the division then gives 0 and -inf (the
+    # argmax), where the plain logits / temperature would give inf - inf = NaN
+    logits = logits.astype(np.float64)
+    logits = (logits - logits.max(axis=-1, keepdims=True)) / temperature
     if top_k is not None:
         k = min(int(top_k), logits.shape[-1])
         kth = np.sort(logits, axis=-1)[:, -k][:, None]

@@ -180,6 +180,39 @@ def array(owner, name, value):
     )
 
 
+def floating(owner, name, value):
+    """`value` as it came if it is a floating-point NumPy or CuPy array; integers, bools, complex
+    numbers and objects are refused, as torch's floating-point ops refuse them ("not implemented
+    for 'Long'"), never computed on (an integer dropout would truncate its 1 / (1 - p) scale to 1)."""
+    array(owner, name, value)
+    if value.dtype.kind != "f":
+        kind = "complex" if value.dtype.kind == "c" else value.dtype
+        raise TypeError(
+            f"{owner} takes a floating-point {name}, got {kind} ({value.dtype}): pass "
+            f"{name}.astype(np.float32)"
+        )
+    return value
+
+
+def generator(value, owner=None):
+    """A NumPy Generator, or a fresh one for None. torch's Generator, a seed or a legacy RandomState
+    are refused with the fix: scratch draws from NumPy's generators only."""
+    if value is None:
+        return np.random.default_rng()
+    if isinstance(value, np.random.Generator):
+        return value
+    where = f"{owner}: " if owner else ""
+    seed = (
+        f"np.random.default_rng({value})"
+        if isinstance(value, numbers.Integral)
+        else ("np.random.default_rng(seed)")
+    )
+    raise TypeError(
+        f"{where}generator must be a NumPy Generator, got {type(value).__module__}."
+        f"{type(value).__name__}: pass generator={seed}"
+    )
+
+
 def layer_input(owner, input, trailing, dtype):
     """A layer's input: an array whose last dimensions are `trailing` and whose dtype is the
     layer's."""

@@ -197,8 +197,9 @@ def generate(model, idx, max_new_tokens, *, temperature=1.0, top_k=None, generat
     """idx (B, T) -> (B, T + max_new_tokens): each next token sampled from the model's last
     logits, the context cropped to block_size (scratch._twins.sample_next draws it; temperature
     0 is greedy)."""
-    max_new_tokens, temperature, top_k = generation_settings(max_new_tokens, temperature, top_k)
-    generator = np.random.default_rng() if generator is None else generator
+    max_new_tokens, temperature, top_k, generator = generation_settings(
+        idx.shape, max_new_tokens, temperature, top_k, generator
+    )
     xp = array_module(idx)
     for _ in range(max_new_tokens):
         logits = model(idx[:, -model.block_size :])[:, -1]

@@ -41,14 +41,13 @@ class Perceptron(Module):
         # 1 at z == threshold too, as the notes define it
         return (z >= self.threshold).astype(z.dtype)
 
+    @Module.no_backward  # it says why at once, before or after a forward
     def backward(self, grad_output, *, input_grad=True):
         raise NotImplementedError(
             "the step function's derivative is 0 wherever it exists, so a perceptron does not "
             "learn by "
             "backpropagation: use train_perceptron, the perceptron learning rule"
         )
-
-    backward.refusal = True  # so Module does not first ask for a forward: there is no backward
 
 
 @np.errstate(over="ignore", invalid="ignore")  # an overflow is reported after the epoch, in words

@@ -19,6 +19,8 @@ def relu(input, inplace=False):
     """max(x, 0), elementwise; NaN stays NaN, as in torch."""
     if inplace:
         raise NotImplementedError("inplace=True is not supported by scratch.nn.functional.relu")
+    if _validate.array("relu", "input", input).dtype == bool:  # torch refuses too
+        raise TypeError("Boolean inputs not supported for relu: pass input.astype(np.float32)")
     return array_module(input).maximum(input, 0)  # maximum propagates NaN
 
 
@@ -26,14 +28,15 @@ def sigmoid(input):
     """1 / (1 + e^-x), as torch computes it: where e^-x overflows (x < -88.7 in float32, -709 in
     float64) it is inf and the result 0, torch's value there too. (A form with e^-|x| and a
     select never overflows, but the select, np.where, took 60% of the time and gave denormals
-    where torch gives 0.)"""
-    xp = array_module(input)
+    where torch gives 0.) Integers are refused: torch would give float32, NumPy float64."""
+    xp = array_module(_validate.floating("sigmoid", "input", input))
     with np.errstate(over="ignore"):  # e^-x = inf is the right limit: 1 / inf = 0
         return 1 / (1 + xp.exp(-input))
 
 
 def tanh(input):
-    return array_module(input).tanh(input)
+    """tanh(x); integers refused, as sigmoid's."""
+    return array_module(input).tanh(_validate.floating("tanh", "input", input))
 
 
 SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
@@ -57,7 +60,8 @@ def erf(x):
         except ImportError:  # the CPU stand-in for CuPy (tests): the host's, moved back
             return xp.asarray(erf(x.get()))
         return device_erf(x)
-    return np.frompyfunc(math.erf, 1, 1)(x).astype(x.dtype)
+    # asarray: frompyfunc gives a Python float, not a 0-d array, for a 0-d input
+    return np.asarray(np.frompyfunc(math.erf, 1, 1)(x)).astype(x.dtype)
 
 
 def gelu(input, approximate="none"):
@@ -65,7 +69,7 @@ def gelu(input, approximate="none"):
     or 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))) (approximate='tanh')."""
     if approximate not in ("none", "tanh"):
         raise ValueError(f"approximate argument must be either none or tanh, got {approximate!r}")
-    return _gelu_forward(input, approximate)[0]
+    return _gelu_forward(_validate.floating("gelu", "input", input), approximate)[0]
 
 
 def _gelu_forward(x, approximate):
@@ -74,9 +78,10 @@ def _gelu_forward(x, approximate):
     xp = array_module(x)
     if approximate == "tanh":
         t = xp.tanh(SQRT_2_OVER_PI * (x + GELU_CUBIC * x * x * x))
-        return 0.5 * x * (1 + t), t
+        # asarray: NumPy's arithmetic on a 0-d array gives a scalar; torch gives a 0-d tensor
+        return xp.asarray(0.5 * x * (1 + t)), t
     cdf = 0.5 * (1 + erf(x / math.sqrt(2)))
-    return x * cdf, cdf
+    return xp.asarray(x * cdf), cdf
 
 
 def gelu_backward(grad_output, input, saved, approximate="none"):
@@ -110,7 +115,7 @@ def _cast(input, dtype):
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     """x - logsumexp(x) along dim: shifting by the max first keeps exp from overflowing."""
     _implicit_dim("log_softmax", dim)
-    input = _cast(input, dtype)
+    input = _cast(_validate.floating("log_softmax", "input", input), dtype)
     if input.size == 0:  # nothing to normalise (a zero-length dim has no max): torch's empty result
         return input.copy()
     xp = array_module(input)
@@ -122,7 +127,7 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None):
     """e^x / sum(e^x) along dim, shifted by the max (the ratio is unchanged, exp cannot
     overflow)."""
     _implicit_dim("softmax", dim)
-    input = _cast(input, dtype)
+    input = _cast(_validate.floating("softmax", "input", input), dtype)
     if input.size == 0:  # nothing to normalise (a zero-length dim has no max): torch's empty result
         return input.copy()
     xp = array_module(input)
@@ -139,7 +144,7 @@ class ReLU(Module):
             raise NotImplementedError("ReLU(inplace=True) is not supported")
 
     def forward(self, input):
-        self.save_for_backward(_validate.array("ReLU", "input", input))
+        self.save_for_backward(_validate.floating("ReLU", "input", input))
         return relu(input)
 
     def backward(self, grad_output, *, input_grad=True):
@@ -153,7 +158,7 @@ class Sigmoid(Module):
     """y = 1 / (1 + e^-x).   input (*) -> (*)"""
 
     def forward(self, input):
-        y = sigmoid(_validate.array("Sigmoid", "input", input))
+        y = sigmoid(_validate.floating("Sigmoid", "input", input))
         self.save_for_backward(y)
         return y
 
@@ -167,7 +172,7 @@ class Tanh(Module):
     """y = tanh(x).   input (*) -> (*)"""
 
     def forward(self, input):
-        y = tanh(_validate.array("Tanh", "input", input))
+        y = tanh(_validate.floating("Tanh", "input", input))
         self.save_for_backward(y)
         return y
 
@@ -190,7 +195,7 @@ class GELU(Module):
         self.approximate = approximate
 
     def forward(self, input):
-        y, saved = _gelu_forward(_validate.array("GELU", "input", input), self.approximate)
+        y, saved = _gelu_forward(_validate.floating("GELU", "input", input), self.approximate)
         self.save_for_backward(input, saved)
         return y
 
@@ -213,7 +218,7 @@ class Softmax(Module):
         self.dim = dim
 
     def forward(self, input):
-        y = softmax(_validate.array("Softmax", "input", input), self.dim)
+        y = softmax(_validate.floating("Softmax", "input", input), self.dim)
         self.save_for_backward(y)
         return y
 
@@ -237,7 +242,7 @@ class LogSoftmax(Module):
         self.dim = dim
 
     def forward(self, input):
-        y = log_softmax(_validate.array("LogSoftmax", "input", input), self.dim)
+        y = log_softmax(_validate.floating("LogSoftmax", "input", input), self.dim)
         self.save_for_backward(y)
         return y
 

@@ -76,10 +76,13 @@ def _sdpa_forward(
     (MultiheadAttention's need_weights path, as torch's)."""
     xp = array_module(query)
     for name, a in (("query", query), ("key", key), ("value", value)):
-        _validate.array("scaled_dot_product_attention", name, a)
-    _check_sdpa(query, key, value, attn_mask, is_causal, enable_gqa, dropout_p)
+        _validate.floating("scaled_dot_product_attention", name, a)
+    dropout_p, is_causal, scale, enable_gqa = _check_sdpa(
+        query, key, value, attn_mask, is_causal, enable_gqa, dropout_p, scale
+    )
     L, S, E = query.shape[-2], key.shape[-2], query.shape[-1]
-    scale = 1 / math.sqrt(E) if scale is None else scale
+    # (a head size of 0: every product is empty, and any scale gives torch's empty result)
+    scale = (1 / math.sqrt(E) if E else 1.0) if scale is None else scale
     n_rep = query.shape[-3] // key.shape[-3] if enable_gqa else 1
     if n_rep > 1:  # each key/value head serves n_rep query heads (torch's repeat_interleave)
         key, value = xp.repeat(key, n_rep, axis=-3), xp.repeat(value, n_rep, axis=-3)
@@ -92,7 +95,7 @@ def _sdpa_forward(
     P = _softmax_rows(scores, xp, safe_softmax)
     mask = None
     if dropout_p > 0:
-        generator = np.random.default_rng() if generator is None else generator
+        generator = _validate.generator(generator)
         mask = dropout_mask(P.shape, dropout_p, P.dtype, generator, xp)
     P_dropped = P if mask is None else P * mask
     out = P_dropped @ value
@@ -103,6 +106,7 @@ def _sdpa_backward(grad_out, saved):
     """dL/dO -> (dQ, dK, dV), each line under the forward line it inverts (module docstring)."""
     query, key, value, P, mask, scale, n_rep = saved
     P_dropped = P if mask is None else P * mask
+    # (batch dims broadcast in the forward: each gradient is summed back to its input's shape)
     # O = P' V
     d_value = P_dropped.swapaxes(-1, -2) @ grad_out
     d_P = grad_out @ value.swapaxes(-1, -2)
@@ -112,14 +116,26 @@ def _sdpa_backward(grad_out, saved):
     # P = softmax(S): dS = P * (dP - rowsum(dP * P))
     d_scores = P * (d_P - (d_P * P).sum(axis=-1, keepdims=True))
     # S = Q K^T * scale + B
-    d_query = d_scores @ key * scale
-    d_key = d_scores.swapaxes(-1, -2) @ query * scale
+    d_query = _sum_to(d_scores @ key * scale, query.shape)
+    d_key = _sum_to(d_scores.swapaxes(-1, -2) @ query * scale, key.shape)
+    d_value = _sum_to(d_value, value.shape)
     if n_rep > 1:  # a repeated head's gradient: the sum over the query heads it served
         shape = key.shape[:-3] + (key.shape[-3] // n_rep, n_rep) + key.shape[-2:]
         d_key = d_key.reshape(shape).sum(axis=-3)
         shape = value.shape[:-3] + (value.shape[-3] // n_rep, n_rep) + value.shape[-2:]
         d_value = d_value.reshape(shape).sum(axis=-3)
     return d_query, d_key, d_value
+
+
+def _sum_to(grad, shape):
+    """grad summed over the dims that broadcasting added or stretched, back to `shape` (a
+    broadcast input's gradient is the sum over every place it was used)."""
+    if grad.shape == tuple(shape):
+        return grad
+    lead = grad.ndim - len(shape)
+    grad = grad.sum(axis=tuple(range(lead))) if lead else grad
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    return grad.sum(axis=stretched, keepdims=True) if stretched else grad
 
 
 def attention_bias(attn_mask, is_causal, L, S, dtype, xp=np):
@@ -142,6 +158,8 @@ def attention_bias(attn_mask, is_causal, L, S, dtype, xp=np):
 def _softmax_rows(scores, xp, safe):
     """softmax over the last axis. safe: a row of -inf (a query that may attend to nothing) gives
     0s instead of NaN (torch's SDPA kernel does so)."""
+    if scores.shape[-1] == 0:  # no keys: nothing to weigh, and the output is 0 (torch's)
+        return scores.copy()
     top = scores.max(axis=-1, keepdims=True)
     if safe:
         top = xp.where(xp.isfinite(top), top, 0)
@@ -154,12 +172,18 @@ def _softmax_rows(scores, xp, safe):
         return e / total
 
 
-def _check_sdpa(query, key, value, attn_mask, is_causal, enable_gqa, dropout_p):
+def _check_sdpa(query, key, value, attn_mask, is_causal, enable_gqa, dropout_p, scale):
+    """Every argument checked in words; returns (dropout_p, is_causal, scale, enable_gqa)."""
     owner = "scaled_dot_product_attention"
-    if query.ndim < 2 or key.ndim != query.ndim or value.ndim != query.ndim:
+    dropout_p = _validate.real_number("dropout_p", dropout_p, low=0.0, high=1.0)
+    is_causal = _validate.flag("is_causal", is_causal, owner)
+    enable_gqa = _validate.flag("enable_gqa", enable_gqa, owner)
+    if scale is not None:
+        scale = _validate.real_number("scale", scale)
+    if min(query.ndim, key.ndim, value.ndim) < 2:
         raise ValueError(
-            f"{owner}: query, key and value must have the same rank >= 2, got "
-            f"{tuple(query.shape)}, {tuple(key.shape)}, {tuple(value.shape)}"
+            f"{owner}: query, key and value must have at least 2 dims (..., length, features), "
+            f"got {tuple(query.shape)}, {tuple(key.shape)}, {tuple(value.shape)}"
         )
     if query.shape[-1] != key.shape[-1]:
         raise ValueError(
@@ -176,33 +200,56 @@ def _check_sdpa(query, key, value, attn_mask, is_causal, enable_gqa, dropout_p):
             f"{owner}: query, key and value must have one dtype, got {query.dtype}, "
             f"{key.dtype}, {value.dtype}"
         )
-    heads_q = query.shape[-3] if query.ndim >= 3 else 1
-    heads_k = key.shape[-3] if key.ndim >= 3 else 1
-    if enable_gqa and (heads_k == 0 or heads_q % heads_k or key.shape[-3] != value.shape[-3]):
-        raise ValueError(
-            f"{owner}: with enable_gqa the key/value heads ({heads_k}) must divide the "
-            f"query heads ({heads_q})"
-        )
-    lead_q = query.shape[:-3] + ((1,) if enable_gqa else query.shape[-3:-2])
-    lead_k = key.shape[:-3] + ((1,) if enable_gqa else key.shape[-3:-2])
-    if query.ndim >= 3 and (lead_q != lead_k or key.shape[:-2] != value.shape[:-2]):
-        raise ValueError(
-            f"{owner}: query, key and value must have the same leading (batch and "
-            f"head) dims, got {tuple(query.shape)}, {tuple(key.shape)}, "
-            f"{tuple(value.shape)} (scratch does not broadcast them)"
-        )
+    if enable_gqa:
+        _check_gqa(owner, query, key, value)
+    else:  # the batch dims broadcast, as torch's (a (4, 3, 8) query with (4, 4, 6, 8) keys)
+        try:
+            np.broadcast_shapes(query.shape[:-2], key.shape[:-2], value.shape[:-2])
+        except ValueError:
+            raise ValueError(
+                f"{owner}: the batch dims of query, key and value must broadcast, got "
+                f"{tuple(query.shape)}, {tuple(key.shape)}, {tuple(value.shape)}"
+            ) from None
     if is_causal and attn_mask is not None:
         raise ValueError(f"{owner}: pass attn_mask or is_causal=True, not both (torch refuses too)")
     if attn_mask is not None:
-        _validate.array(owner, "attn_mask", attn_mask)
-        shape = query.shape[:-1] + (key.shape[-2],)
+        _check_mask_dtype(owner, "attn_mask", _validate.array(owner, "attn_mask", attn_mask))
+        if attn_mask.dtype != bool and attn_mask.dtype != query.dtype:
+            raise TypeError(  # torch's words; a cast would hide a float64 bias on float32 scores
+                f"{owner}: Expected attn_mask dtype to be bool or float or to match query dtype, "
+                f"but got attn_mask.dtype: {attn_mask.dtype} and query.dtype: {query.dtype} "
+                f"instead: pass attn_mask.astype(np.{query.dtype})"
+            )
+        # the scores' batch dims: the query's under gqa (the keys' heads repeat), else broadcast
+        batch = (
+            query.shape[:-2]
+            if enable_gqa
+            else np.broadcast_shapes(query.shape[:-2], key.shape[:-2])
+        )
+        shape = batch + (query.shape[-2], key.shape[-2])
         if not _validate.broadcasts_to(attn_mask.shape, shape):
             raise ValueError(
                 f"{owner}: attn_mask of shape {tuple(attn_mask.shape)} must broadcast "
                 f"to the scores' shape {tuple(shape)} (..., L, S)"
             )
-    if not 0 <= dropout_p <= 1:
-        raise ValueError(f"{owner}: dropout_p must be in [0, 1], got {dropout_p}")
+    return dropout_p, is_causal, scale, enable_gqa
+
+
+def _check_gqa(owner, query, key, value):
+    """enable_gqa: the key/value heads (dim -3) divide the query heads; the other dims equal."""
+    heads_q = query.shape[-3] if query.ndim >= 3 else 1
+    heads_k = key.shape[-3] if key.ndim >= 3 else 1
+    if heads_k == 0 or heads_q % heads_k or key.shape[:-2] != value.shape[:-2]:
+        raise ValueError(
+            f"{owner}: with enable_gqa the key/value heads ({heads_k}) must divide the "
+            f"query heads ({heads_q})"
+        )
+    if query.ndim < 3 or key.ndim != query.ndim or query.shape[:-3] != key.shape[:-3]:
+        raise ValueError(
+            f"{owner}: with enable_gqa, query, key and value must have the same batch dims "
+            f"before the heads, got {tuple(query.shape)}, {tuple(key.shape)}, "
+            f"{tuple(value.shape)} (scratch does not broadcast them)"
+        )
 
 
 # --- MultiheadAttention
@@ -258,7 +305,7 @@ class MultiheadAttention(Module):
         self.head_dim = embed_dim // num_heads
         self.add_zero_attn = bool(add_zero_attn)
         dtype = _validate.float_dtype(dtype)
-        self.generator = np.random.default_rng() if generator is None else generator
+        self.generator = _validate.generator(generator)
         E = embed_dim
         if self._qkv_same_embed_dim:
             self.in_proj_weight = Parameter(np.empty((3 * E, E), dtype=dtype))
@@ -302,6 +349,8 @@ class MultiheadAttention(Module):
         average_attn_weights=True,
         is_causal=False,
     ):
+        for flag in ("need_weights", "average_attn_weights", "is_causal"):
+            _validate.flag(flag, locals()[flag], "MultiheadAttention")
         q_in, k_in, v_in, batched = self._check_inputs(query, key, value)
         L, N, E = q_in.shape
         S = k_in.shape[0]

@@ -86,7 +86,8 @@ def conv(input, weight, bias, stride, pads, dilation, groups, padding_mode="zero
     columns, parts = [], []
     for group in range(groups):
         # im2col: each window of the group's channels becomes a row   (N * prod O, prod K * c_in)
-        columns.append(win[..., group * c_in : (group + 1) * c_in].reshape(rows, -1))
+        width = math.prod(weight.shape[2:]) * c_in  # (-1 cannot be inferred for an empty batch)
+        columns.append(win[..., group * c_in : (group + 1) * c_in].reshape(rows, width))
         # out[r, o] = sum_j columns[r, j] W[o, j], the weight laid out as the columns are (*K, c_in)
         # (rows, c_out)
         parts.append(columns[-1] @ _weight_columns(weight[group * c_out : (group + 1) * c_out]))
@@ -94,7 +95,7 @@ def conv(input, weight, bias, stride, pads, dilation, groups, padding_mode="zero
     if bias is not None:
         y += bias
     # back to (N, C_out, *O)
-    y = xp.ascontiguousarray(xp.moveaxis(y.reshape((N,) + out + (-1,)), -1, 1))
+    y = xp.ascontiguousarray(xp.moveaxis(y.reshape((N,) + out + (weight.shape[0],)), -1, 1))
     return y, columns
 
 
@@ -253,7 +254,7 @@ class _ConvNd(Module):
     def reset_parameters(self, generator=None):
         """torch's init: kaiming_uniform_(a=sqrt(5)), i.e. U(+-1/sqrt(fan_in)), fan_in = in_channels
         / groups * prod(kernel)."""
-        generator = np.random.default_rng() if generator is None else generator
+        generator = _validate.generator(generator)
         init.kaiming_uniform_(self.weight.data, a=math.sqrt(5), generator=generator)
         if self.bias is not None:
             bound = 1 / math.sqrt(self.weight.data[0].size)

@@ -10,6 +10,8 @@ The mask comes from the module's NumPy generator (torch draws from its own, so t
 differ: the tests compare them through a shared mask, and in eval).
 """
 
+import numbers
+
 import numpy as np
 
 from scratch import _validate
@@ -33,12 +35,13 @@ def dropout(input, p=0.5, training=True, inplace=False, *, generator=None):
     generator of torch's kind); None draws from a fresh one.
     """
     _check_p(p)
+    training = _validate.flag("training", training, "dropout")
     if inplace:
         raise NotImplementedError("dropout: inplace=True is not supported by scratch")
-    _validate.array("dropout", "input", input)
+    _validate.floating("dropout", "input", input)
     if not training or p == 0:
         return input
-    generator = np.random.default_rng() if generator is None else generator
+    generator = _validate.generator(generator)
     return input * dropout_mask(input.shape, p, input.dtype, generator, array_module(input))
 
 
@@ -52,10 +55,10 @@ class Dropout(Module):
         if inplace:
             raise NotImplementedError("Dropout(inplace=True) is not supported by scratch")
         self.inplace = inplace
-        self.generator = np.random.default_rng() if generator is None else generator
+        self.generator = _validate.generator(generator)
 
     def forward(self, input):
-        _validate.array("Dropout", "input", input)
+        _validate.floating("Dropout", "input", input)
         mask = None
         if self.training and self.p > 0:
             xp = array_module(input)
@@ -76,6 +79,6 @@ class Dropout(Module):
 
 
 def _check_p(p):
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p <= 1:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     return float(p)

@@ -10,6 +10,8 @@ import math
 
 import numpy as np
 
+from scratch import _validate
+
 
 def _calculate_fan_in_and_fan_out(shape):
     """fan_in = shape[1] * receptive field, fan_out = shape[0] * receptive field (torch's rule)."""
@@ -59,7 +61,7 @@ def uniform_(tensor, a=0.0, b=1.0, generator=None):
     a <= b, as torch requires (NumPy would swap them silently)."""
     if not a <= b:
         raise ValueError(f"uniform_ expects a range [a, b) with a <= b, but found a={a} > b={b}")
-    generator = np.random.default_rng() if generator is None else generator
+    generator = _validate.generator(generator)
     tensor[...] = generator.uniform(a, b, size=tensor.shape)
     return tensor
 
@@ -94,6 +96,6 @@ def xavier_normal_(tensor, gain=1.0, generator=None):
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
     """Fill `tensor` in place from N(mean, std^2)."""
-    generator = np.random.default_rng() if generator is None else generator
+    generator = _validate.generator(generator)
     tensor[...] = generator.normal(mean, std, size=tensor.shape)
     return tensor

@@ -14,6 +14,11 @@ from scratch.nn.parameter import Parameter, accumulate_grad, data_of
 
 def linear(input, weight, bias=None):
     """y = x W^T + b.   input (*, in) · weight (out, in) · bias (out,) -> (*, out)"""
+    if input.dtype != weight.dtype:  # torch's words; NumPy would promote silently
+        raise TypeError(
+            f"linear: expected m1 and m2 to have the same dtype, but got: {input.dtype} != "
+            f"{weight.dtype}: pass input.astype(np.{weight.dtype})"
+        )
     out = input @ weight.T
     if bias is not None:
         out += bias  # in place: out is a new array, and a second temporary costs a pass over it
@@ -37,7 +42,7 @@ class Linear(Module):
         self.reset_parameters(generator)
 
     def reset_parameters(self, generator=None):
-        generator = np.random.default_rng() if generator is None else generator
+        generator = _validate.generator(generator)
         init.kaiming_uniform_(self.weight.data, a=math.sqrt(5), generator=generator)
         if self.bias is not None:
             bound = 1 / math.sqrt(self.in_features)

@@ -103,6 +103,13 @@ class Module:
         p.grad."""
         raise NotImplementedError(f"{type(self).__name__} has no backward()")
 
+    @staticmethod
+    def no_backward(backward):
+        """Marks a backward that only explains why there is none (a perceptron's step has no
+        useful derivative): Module runs it as it is, asking for no forward first."""
+        backward.refusal = True
+        return backward
+
     def save_for_backward(self, *arrays):
         """Keep what backward needs (torch's ctx.save_for_backward); a new forward replaces it."""
         self._set_graph(arrays, "live")
@@ -150,6 +157,11 @@ class Module:
             raise ValueError(
                 f"{type(self).__name__}.backward: grad_output must have the output's shape "
                 f"{tuple(output_shape)}, got {got}"
+            )
+        if grad_output.dtype.kind not in "fiu":  # complex: its imaginary part would be dropped
+            raise TypeError(
+                f"{type(self).__name__}.backward: grad_output must be real numbers, got "
+                f"{grad_output.dtype}: pass grad_output.astype(np.{np.dtype(dtype)})"
             )
         return grad_output.astype(dtype, copy=False)
 

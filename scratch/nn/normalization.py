@@ -44,7 +44,9 @@ def batch_norm(
     with the unbiased variance (torch's update, in its order of operations). Otherwise the running
     ones.
     """
-    _validate.array("batch_norm", "input", input)
+    _validate.floating("batch_norm", "input", input)
+    if input.ndim < 2 and input.size == 0:  # torch's result for an empty 1-d input: itself, empty
+        return input.copy()
     if input.ndim < 2:
         raise ValueError(f"batch_norm expects input of shape (N, C, *), got {tuple(input.shape)}")
     for name, a in (

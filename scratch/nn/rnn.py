@@ -151,7 +151,8 @@ def _layer_forward(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr):
     """x (L, N, in), h0 (N, H_out), c0 (N, H) or None -> (out (L, N, H_out), h_n, c_n, cache)"""
     xp = array_module(x)
     L, N = x.shape[:2]
-    gi = (x.reshape(L * N, -1) @ w_ih.T).reshape(L, N, -1)  # x W_ih^T for every step: one product
+    # x W_ih^T for every step: one product (sizes spelled out: -1 fails on an empty batch)
+    gi = (x.reshape(L * N, x.shape[-1]) @ w_ih.T).reshape(L, N, w_ih.shape[0])
     if b_ih is not None:
         gi += b_ih
     h, c, hs, saved = h0, c0, [h0], []
@@ -202,7 +203,7 @@ def _layer_backward(
     dx = None
     if input_grad:
         # dL/dx_t = d_gi_t W_ih, every step in one product
-        dx = (xp.stack(d_gi).reshape(L * N, -1) @ w_ih).reshape(L, N, -1)
+        dx = (xp.stack(d_gi).reshape(L * N, w_ih.shape[0]) @ w_ih).reshape(L, N, w_ih.shape[1])
     return dx, dh if state_grad else None, dc if state_grad else None, grads
 
 
@@ -210,10 +211,10 @@ def _weight_grads(d_gi, d_gh, x, h_prev):
     """d_gi, d_gh (L, N, gates), x (L, N, in), h_prev (L, N, H_out) -> the gradients of W_ih, W_hh,
     b_ih, b_hh, summed over every step and sample in one product each."""
     L, N = x.shape[:2]
-    d_gi, d_gh = d_gi.reshape(L * N, -1), d_gh.reshape(L * N, -1)
+    d_gi, d_gh = d_gi.reshape(L * N, d_gi.shape[-1]), d_gh.reshape(L * N, d_gh.shape[-1])
     return {
-        "w_ih": d_gi.T @ x.reshape(L * N, -1),  # dL/dW_ih = sum_t d_gi_t^T x_t
-        "w_hh": d_gh.T @ h_prev.reshape(L * N, -1),  # dL/dW_hh = sum_t d_gh_t^T h_{t-1}
+        "w_ih": d_gi.T @ x.reshape(L * N, x.shape[-1]),  # dL/dW_ih = sum_t d_gi_t^T x_t
+        "w_hh": d_gh.T @ h_prev.reshape(L * N, h_prev.shape[-1]),  # dL/dW_hh = sum_t d_gh_t^T h_t-1
         "b_ih": sum_rows(d_gi),
         "b_hh": sum_rows(d_gh),
     }
@@ -293,7 +294,7 @@ class _RNNBase(Module):
             bool(bidirectional),
         )
         # draws the dropout masks
-        self.generator = np.random.default_rng() if generator is None else generator
+        self.generator = _validate.generator(generator)
         dtype = _validate.float_dtype(dtype)
         gates, directions = GATES[mode] * hidden_size, 2 if bidirectional else 1
         h_out = self.proj_size or hidden_size
@@ -660,7 +661,7 @@ class _RNNCellBase(Module):
         self.hidden_size = _validate.integer("hidden_size", hidden_size, low=1)
         self.bias = bool(bias)
         dtype = _validate.float_dtype(dtype)
-        generator = np.random.default_rng() if generator is None else generator
+        generator = _validate.generator(generator)
         gates, bound = GATES[mode] * hidden_size, 1 / math.sqrt(hidden_size)
         shapes = {"weight_ih": (gates, input_size), "weight_hh": (gates, hidden_size)}
         if bias:

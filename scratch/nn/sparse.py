@@ -9,6 +9,9 @@ gradients (the classic embedding bug); scratch._backend.scatter_add sums them. T
 get no gradient (they are integers).
 """
 
+import math
+import numbers
+
 import numpy as np
 
 from scratch import _validate
@@ -33,6 +36,7 @@ def embedding(
         raise NotImplementedError("embedding: sparse=True (sparse gradients) is not supported")
     _validate.array("embedding", "weight", weight)
     ids = _check_ids("embedding", input, weight.shape[0])
+    max_norm, norm_type = _check_norm(max_norm, norm_type)
     if max_norm is not None:
         _renorm(weight, ids, max_norm, norm_type)
     return weight[ids]
@@ -89,7 +93,8 @@ class Embedding(Module):
                 "Embedding(sparse=True): sparse gradients are not "
                 "supported by scratch; use the default sparse=False"
             )
-        self.padding_idx, self.max_norm, self.norm_type = padding_idx, max_norm, float(norm_type)
+        self.max_norm, self.norm_type = _check_norm(max_norm, norm_type)
+        self.padding_idx = padding_idx
         self.scale_grad_by_freq, self.sparse = bool(scale_grad_by_freq), False
         dtype = _validate.float_dtype(dtype)
         if _weight is None:
@@ -167,10 +172,36 @@ def _renorm(weight, ids, max_norm, norm_type):
     (torch's embedding_renorm_)."""
     xp = array_module(weight)
     rows = xp.unique(ids.reshape(-1))
-    norms = (xp.abs(weight[rows]) ** norm_type).sum(axis=1) ** (1 / norm_type)
+    norms = _norms(xp.abs(weight[rows]), norm_type, xp)
     scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
     _remember_rows(weight, rows)
     weight[rows] = (weight[rows] * scale[:, None]).astype(weight.dtype)
+
+
+def _norms(magnitudes, p, xp):
+    """Each row's p-norm, as torch.norm defines it for every p: the largest magnitude at inf, the
+    smallest at -inf, the count of non-zeros at 0, else (sum |w|^p)^(1/p)."""
+    if p == math.inf:
+        return magnitudes.max(axis=1)
+    if p == -math.inf:
+        return magnitudes.min(axis=1)
+    if p == 0:
+        return (magnitudes != 0).sum(axis=1).astype(magnitudes.dtype)
+    return (magnitudes**p).sum(axis=1) ** (1 / p)
+
+
+def _check_norm(max_norm, norm_type):
+    """(max_norm as a float or None, norm_type as a float): real numbers, refused in words
+    otherwise (a string would reach NumPy's comparison)."""
+    if max_norm is not None:
+        max_norm = _validate.real_number("max_norm", max_norm)
+    if (
+        isinstance(norm_type, bool)
+        or not isinstance(norm_type, numbers.Real)
+        or math.isnan(norm_type)
+    ):
+        raise TypeError(f"norm_type must be a real number (inf too), got {norm_type!r}")
+    return max_norm, float(norm_type)
 
 
 def _remember_rows(weight, rows):

@@ -47,7 +47,7 @@ class TransformerEncoderLayer(Module):
         generator=None,
     ):
         super().__init__()
-        generator = np.random.default_rng() if generator is None else generator
+        generator = _validate.generator(generator)
         kw = dict(dtype=dtype, generator=generator)
         self.self_attn = MultiheadAttention(
             d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first, **kw
