@@ -165,7 +165,8 @@ def sample_next(logits, temperature, top_k, generator):
     # shifted by the max first: at a tiny temperature the division then gives 0 and -inf (the
     # argmax), where the plain logits / temperature would give inf - inf = NaN
     logits = logits.astype(np.float64)
-    logits = (logits - logits.max(axis=-1, keepdims=True)) / temperature
+    with np.errstate(over="ignore"):  # -1 / 1e-308 = -inf: a probability of exactly 0
+        logits = (logits - logits.max(axis=-1, keepdims=True)) / temperature
     if top_k is not None:
         k = min(int(top_k), logits.shape[-1])
         kth = np.sort(logits, axis=-1)[:, -k][:, None]
