@@ -162,30 +162,38 @@ agree(f"{len(s_losses)} steps of losses", np.array(s_losses), np.array(t_losses)
 agree("the learned conv1 filters", s.conv1.weight.data, t.conv1.weight)
 
 # %% [markdown]
-# One parameter does *not* agree to the last digits, and it teaches something: conv1's bias. It
-# feeds batch norm, which subtracts each channel's batch mean, so a constant added to a channel
-# changes nothing downstream: its gradient is exactly zero, and what each twin computes is
-# rounding noise (~1e-17). Adam divides the gradient's running mean by
-# $\sqrt{v} + \epsilon$ with $\epsilon = 10^{-8}$, so it turns that noise into steps of about
-# $\eta \cdot 10^{-17} / 10^{-8} \approx 10^{-11}$, a different random walk in each twin. In
-# training mode it cancels; in eval mode the running mean carries it, so the test logits agree
-# to about 1e-7 rather than 1e-14. (A bias before batch norm is wasted: torch models usually pass
-# `bias=False` there.)
+# The ConvNet's conv1 has no bias, and why is worth seeing. A bias before batch norm is wasted:
+# batch norm subtracts each channel's batch mean, so a constant added to a channel changes nothing
+# downstream, and the bias's gradient is exactly zero. What each twin computes for it is rounding
+# noise (~1e-17). Adam divides the gradient's running mean by $\sqrt{v} + \epsilon$ with
+# $\epsilon = 10^{-8}$, so it turns that noise into steps of about
+# $\eta \cdot 10^{-17} / 10^{-8} \approx 10^{-11}$, a different random walk in each twin, which
+# the running mean carries into eval mode (with the bias, one float32 test prediction of 450
+# differed between the twins). ResNet passes `bias=False` there; so does this model. Here is the
+# noise, on a convolution that keeps its bias:
 
 # %%
-noise = [np.abs(s.conv1.bias.grad).max(), t.conv1.bias.grad.abs().max().item()]
+conv_s = snn.Conv2d(1, 8, 3, padding=1, dtype=np.float64, generator=np.random.default_rng(0))
+bn_s = snn.BatchNorm2d(8, dtype=np.float64)
+conv_t = copy_weights(conv_s, torch.nn.Conv2d(1, 8, 3, padding=1, dtype=torch.float64))
+bn_t = torch.nn.BatchNorm2d(8, dtype=torch.float64)
+g_out = np.random.default_rng(0).standard_normal((32, 8, 8, 8))
+bn_s(conv_s(images[:32]))
+conv_s.backward(bn_s.backward(g_out))
+bn_t(conv_t(torch.tensor(images[:32]))).backward(torch.tensor(g_out))
+noise = [np.abs(conv_s.bias.grad).max(), conv_t.bias.grad.abs().max().item()]
+scale = np.abs(conv_s.weight.grad).max()
 print(
-    f"conv1.bias's gradient at the last step: scratch {noise[0]:.1e}, torch {noise[1]:.1e}; "
-    f"other gradients are ~{np.abs(s.conv1.weight.grad).max():.0e}"
+    f"a bias before batch norm: its gradient is scratch {noise[0]:.1e}, torch {noise[1]:.1e}; "
+    f"the weight's is ~{scale:.0e}"
 )
-gap = np.abs(s.conv1.bias.data - t.conv1.bias.detach().numpy()).max()
-print(f"conv1.bias after {len(s_losses)} steps: the twins differ by {gap:.1e}")
-assert max(noise) < 1e-12 and gap < 1e-6
+assert max(noise) < 1e-12 * scale  # zero, to rounding
+
+# %%
 s.eval()
 t.eval()
 accuracy = digits.accuracy(s(test_images), y_test)
-# the running means differ by the bias's random walk (~1e-8, above); logits are O(10)
-agree("test logits (eval mode)", s(test_images), t(torch.tensor(test_images)), rtol=1e-6, atol=1e-6)
+agree("test logits (eval mode)", s(test_images), t(torch.tensor(test_images)))
 print(f"test accuracy after 4 epochs: {accuracy:.3f} (both twins)")
 assert accuracy > 0.9
 
