@@ -183,7 +183,8 @@ def array(owner, name, value):
 def floating(owner, name, value):
     """`value` as it came if it is a floating-point NumPy or CuPy array; integers, bools, complex
     numbers and objects are refused, as torch's floating-point ops refuse them ("not implemented
-    for 'Long'"), never computed on (an integer dropout would truncate its 1 / (1 - p) scale to 1)."""
+    for 'Long'"), never computed on (an integer dropout would truncate its 1 / (1 - p) scale to
+    1)."""
     array(owner, name, value)
     if value.dtype.kind != "f":
         kind = "complex" if value.dtype.kind == "c" else value.dtype

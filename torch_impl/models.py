@@ -11,7 +11,6 @@ dL/d(its output) into dL/d(its input): the chain rule, one line a layer. The scr
 it; autograd derives it for the torch twin.
 """
 
-import numpy as np
 import torch
 from torch import nn
 

@@ -8,8 +8,6 @@ argument keeps torch's name, `tensor`: here it is the NumPy array filled in plac
 
 import math
 
-import numpy as np
-
 from scratch import _validate
 
 
