@@ -7,6 +7,7 @@ Writes results.csv, results.json, report.md and PNG plots to --out.
 """
 
 import argparse
+import math
 import os
 import signal
 import sys
@@ -93,11 +94,18 @@ def main(argv=None):
     args = parse_args(argv)
     if args.threads < 1:
         sys.exit(f"--threads must be >= 1, got {args.threads}")
-    if args.min_run_time is not None and not args.min_run_time > 0:
-        sys.exit(f"--min-run-time must be > 0 seconds, got {args.min_run_time}")
+    if args.min_run_time is not None and not 0 < args.min_run_time < math.inf:
+        sys.exit(f"--min-run-time must be > 0 seconds and finite, got {args.min_run_time}")
     if args.text_steps is not None and args.text_steps < 1:
         sys.exit(f"--text-steps must be >= 1, got {args.text_steps}")
-    # Fix thread counts before the numerical libraries start their pools.
+    from benchmarks.environment import output_folder
+
+    output_folder(args.out)  # before the first measurement, not after the last
+    # Fix thread counts before the numerical libraries start their pools; NumPy is imported first,
+    # since threadpoolctl limits only the pools of libraries already loaded (before, --threads 1
+    # left OpenBLAS at 2 threads)
+    import numpy  # noqa: F401
+
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # a bare machine (a GPU box with no package index) still gets its timings

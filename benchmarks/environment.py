@@ -46,10 +46,22 @@ def numpy_blas():
     )
 
 
+def numpy_threads():
+    """The threads NumPy's BLAS runs with now (threadpoolctl), or None where it cannot be known."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    counts = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+    return max(counts) if counts else None
+
+
 def describe(threads, tf32=None):
     env = {
         "cpu": cpu_model(),
         "threads": threads,
+        "torch_threads": torch.get_num_threads(),  # what each library got, not what was asked
+        "numpy_threads": numpy_threads(),
         "python": platform.python_version(),
         "numpy": np.__version__,
         "torch": torch.__version__,
@@ -68,3 +80,23 @@ def describe(threads, tf32=None):
         env["cupy"] = cupy.__version__
         env["tf32"] = bool(tf32)
     return env
+
+
+def output_folder(path, flag="--out"):
+    """`path` as a folder this process can write into (made if missing), checked before any work
+    starts, so that a long run is never lost to a bad --out at its end; SystemExit in words
+    otherwise."""
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        sys.exit(f"{flag} must be a folder, and {str(path)!r} is a file: pass a folder's path")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as error:
+        sys.exit(f"{flag} {str(path)!r} cannot be written to: {error.strerror or error}")
+    return path

@@ -128,6 +128,18 @@ def machine_state(env):
     )
 
 
+def threads_got(env):
+    """What each library runs with, as measured after pinning (a run stored before these were
+    recorded says only what was asked)."""
+    if "torch_threads" not in env:
+        return "torch pinned to it" + (
+            "; NumPy's BLAS not pinned" if "not pinned" in env["numpy_blas"] else ", NumPy too"
+        )
+    numpy = env.get("numpy_threads")
+    numpy = "not pinned (threadpoolctl missing)" if numpy is None else f"{numpy}"
+    return f"torch got {env['torch_threads']}, NumPy's BLAS {numpy}"
+
+
 def measurements_state(rows, env):
     """One line: how many measurements looked disturbed (timing.suspicion), were measured again,
     and stayed suspect."""
@@ -179,13 +191,8 @@ def markdown(rows, env, extra=""):
         "| machine | |",
         "|---|---|",
         f"| CPU | {env['cpu']} |",
-        f"| threads | {env['threads']} ("
-        + (
-            "torch pinned to it; NumPy's BLAS not pinned"
-            if "not pinned" in env["numpy_blas"]
-            else "torch and NumPy's BLAS both pinned to it"
-        )
-        + f"); OMP_WAIT_POLICY={env.get('omp_wait_policy', '(unset)')} |",
+        f"| threads | {env['threads']} asked: {threads_got(env)}; "
+        f"OMP_WAIT_POLICY={env.get('omp_wait_policy', '(unset)')} |",
         f"| versions | Python {env['python']}, NumPy {env['numpy']}, torch {env['torch']} |",
         f"| BLAS | NumPy: {env['numpy_blas']}; torch: {env['torch_blas']} |",
     ]

@@ -61,6 +61,26 @@ def execute(chapter, out=OUT, timeout=600):
     return path
 
 
+def select(fragments):
+    """The chapters named, in order: all for none; each fragment (a number, a word of the name, a
+    file name) must name exactly one chapter, so that "py" or "0" cannot select them all."""
+    every = chapters()
+    if not fragments:
+        return every
+    selected = []
+    for fragment in fragments:
+        matches = [c for c in every if fragment in c.name]
+        if len(matches) != 1:
+            found = "no chapter" if not matches else f"{len(matches)} chapters"
+            sys.exit(
+                f"{fragment!r} names {found}: give one chapter's number or a word of its name; "
+                f"the chapters: {', '.join(c.name for c in every)}"
+            )
+        if matches[0] not in selected:
+            selected.append(matches[0])
+    return [c for c in every if c in selected]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m notebooks", description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -78,13 +98,10 @@ def main(argv=None):
             f"{', '.join(missing)} not installed: pip install -e '.[notebooks]' "
             "(make notebooks does it), or run a chapter as a script: python notebooks/<chapter>.py"
         )
-    selected = [
-        c for c in chapters() if not args.chapters or any(a in c.name for a in args.chapters)
-    ]
-    if not selected:
-        sys.exit(
-            f"no chapter matches {args.chapters}; the chapters: {[c.name for c in chapters()]}"
-        )
+    selected = select(args.chapters)
+    from benchmarks.environment import output_folder
+
+    output_folder(args.out)  # before the first chapter runs
     failed = []
     for chapter in selected:
         started = time.perf_counter()

@@ -2,6 +2,7 @@
 speed is measured in benchmarks/, never asserted in a test)."""
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -399,34 +400,36 @@ def test_cuda_graph_replays_keep_what_the_graph_reads_alive(monkeypatch):
 def test_an_interrupted_run_writes_what_it_measured_and_says_so(tmp_path):
     """SIGTERM (what `timeout` sends on a leased GPU box) or Ctrl-C mid-sweep: the report, the CSV
     and the JSON hold the measurements made so far, and the report's first lines say the run is
-    incomplete. (A first GPU run lost four minutes of timings without this.)"""
+    incomplete. (A first GPU run lost four minutes of timings without this.) The signal is sent
+    once the first measurements are reported, never after a fixed sleep, which on a slow machine
+    came before the first measurement."""
     import signal
-    import time
 
     out = tmp_path / "out"
-    # conv and recurrent at half a second a measurement: half a minute of work, stopped at 8 s
-    command = [
-        sys.executable,
-        "-m",
-        "benchmarks",
-        "--quick",
-        "--device",
-        "cpu",
-        "--only",
-        "conv",
-        "--only",
-        "recurrent",
-        "--min-run-time",
-        "0.5",
-        "--no-figures",
-        "--out",
-        str(out),
-    ]
-    run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(8)
-    assert run.poll() is None, "the run ended before it could be interrupted"
-    run.send_signal(signal.SIGTERM)
-    stdout, stderr = run.communicate(timeout=120)
+    # conv and recurrent at half a second a measurement: half a minute of work, stopped as soon as
+    # the first tenth of it is measured (waited for: the progress line says so, whatever the
+    # machine's speed; without tqdm the progress is such a line)
+    script = (
+        "import sys\nsys.modules['tqdm'] = None\nfrom benchmarks.__main__ import main\n"
+        "main(['--quick', '--device', 'cpu', '--only', 'conv', '--only', 'recurrent', "
+        f"'--min-run-time', '0.5', '--no-figures', '--out', {str(out)!r}])\n"
+    )
+    run = subprocess.Popen(
+        [sys.executable, "-u", "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for line in run.stdout:  # blocks until the run prints; ends if the run ends
+            progress = re.match(r"benchmarks: (\d+)/(\d+) cases", line)
+            if progress and 0 < int(progress[1]) < int(progress[2]):
+                break
+        assert run.poll() is None, "the run ended before it could be interrupted"
+        run.send_signal(signal.SIGTERM)
+        stdout, stderr = run.communicate(timeout=120)
+    finally:
+        run.kill()
     assert run.returncode == 0, stderr[-3000:]
     md = (out / "report.md").read_text()
     match = re.search(r"\*\*Incomplete: interrupted after (\d+) of (\d+) measurements", md)
@@ -476,7 +479,6 @@ def test_the_report_says_whether_the_machine_was_quiet_and_then_judges_nothing(s
 def test_a_cpu_hog_makes_the_report_judge_nothing(tmp_path):
     """Another program keeps every core busy while a small sweep runs: the report's first lines
     say so, and no target line says met or missed."""
-    import os
 
     hog = "while True: pass"
     hogs = [subprocess.Popen([sys.executable, "-c", hog]) for _ in range(os.cpu_count() or 2)]
@@ -663,3 +665,63 @@ def test_every_layer_timed_has_its_floor_at_the_same_sizes():
         if c.model in (report.STEP_MODEL, report.CONV_STEP, *report.NORM_MODELS, *report.RNN_MODELS)
     }
     assert floors == layers
+
+
+# --- the command lines check before they work
+
+
+def run_module(*args, timeout=120):
+    return subprocess.run(
+        [sys.executable, "-m", *args], capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.mark.parametrize("module", ["benchmarks", "notebooks"])
+def test_an_out_that_is_a_file_is_refused_before_any_work(module, tmp_path):
+    """benchmarks measured for 1 min 48 s, then lost everything to a FileExistsError; notebooks
+    reported failures and wrote nothing."""
+    target = tmp_path / "a-file"
+    target.write_text("not a folder")
+    args = ["--quick", "--only", "two_layer"] if module == "benchmarks" else ["01"]
+    run = run_module(module, *args, "--out", str(target))
+    assert run.returncode != 0
+    assert f"--out must be a folder, and {str(target)!r} is a file" in run.stderr
+    assert "measurements" not in run.stdout and "running" not in run.stdout  # nothing started
+    assert target.read_text() == "not a folder"
+
+
+def test_an_out_that_cannot_be_written_is_refused_before_any_work():
+    """/proc takes no new folder, even from root (CI runs as root, so a chmod would not do)."""
+    run = run_module("benchmarks", "--quick", "--only", "two_layer", "--out", "/proc/scratch-out")
+    assert run.returncode != 0 and "'/proc/scratch-out' cannot be written to" in run.stderr
+    assert "measurements" not in run.stdout
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "0", "-1"])
+def test_a_min_run_time_that_would_never_finish_or_means_nothing_is_refused(value, tmp_path):
+    run = run_module("benchmarks", "--min-run-time", value, "--out", str(tmp_path))
+    assert run.returncode != 0
+    assert "--min-run-time must be > 0 seconds and finite" in run.stderr
+
+
+@pytest.mark.parametrize(
+    "fragment, words", [("py", "7 chapters"), ("0", "7 chapters"), ("xyz", "no chapter")]
+)
+def test_a_chapter_fragment_must_name_one_chapter(fragment, words, tmp_path):
+    run = run_module("notebooks", fragment, "--out", str(tmp_path))
+    assert run.returncode != 0
+    assert f"{fragment!r} names {words}: give one chapter's number" in run.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_chapters_are_selected_by_number_or_word_in_order():
+    from notebooks.__main__ import select
+
+    names = [c.name for c in select(["attention", "01", "01_gradient_descent.py"])]
+    assert names == ["01_gradient_descent.py", "07_attention_gpt.py"]
+    assert len(select([])) == 7
+
+
+def test_the_machine_table_says_the_threads_each_library_got():
+    env = {**ENV, "threads": 1, "torch_threads": 1, "numpy_threads": 2}
+    assert "torch got 1, NumPy's BLAS 2" in report.threads_got(env)

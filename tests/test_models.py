@@ -93,6 +93,7 @@ def test_the_digits_suite_runs_end_to_end_without_matplotlib(tmp_path):
     script = (
         "import sys\nsys.modules['matplotlib'] = None\nfrom benchmarks.__main__ import main\n"
         "main(['--quick', '--only', 'digits', '--device', 'cpu', '--min-run-time', '0.001', "
+        "'--threads', '1', "
         f"'--out', {str(tmp_path)!r}])\n"
     )
     run = subprocess.run(
@@ -108,6 +109,9 @@ def test_the_digits_suite_runs_end_to_end_without_matplotlib(tmp_path):
     # has no bias: its noise, random-walked by Adam, made one prediction of 450 differ)
     assert all(r["same_predictions_as_scratch"] is True for r in summary), summary
     assert not (tmp_path / "digits.png").exists()
+    # --threads pins both libraries, and the machine table says what each got (it once left
+    # OpenBLAS at 2 threads: threadpoolctl was applied before NumPy was loaded)
+    assert "| threads | 1 asked: torch got 1, NumPy's BLAS 1;" in md
 
 
 def test_row_lstm_refuses_an_unknown_cell():
