@@ -187,8 +187,8 @@ def test_the_command_line_refuses_bad_arguments():
     )
     assert run.returncode == 2 and "invalid choice" in run.stderr
     for flag, value, said in (
-        ("--min-run-time", "0", "--min-run-time must be > 0 seconds, got 0.0"),
-        ("--min-run-time", "-1", "--min-run-time must be > 0 seconds, got -1.0"),
+        ("--min-run-time", "0", "--min-run-time must be > 0 seconds and finite, got 0.0"),
+        ("--min-run-time", "-1", "--min-run-time must be > 0 seconds and finite, got -1.0"),
         ("--text-steps", "0", "--text-steps must be >= 1, got 0"),
     ):
         run = subprocess.run(

@@ -94,7 +94,9 @@ THE_DIFFERENCE = {
         "_host",
     },
 }
-DIFF_BUDGET = {"gradient_descent.py": 48, "perceptron.py": 29, "two_layer.py": 22, "models.py": 56}
+# models.py 56 -> 57: generate's generator is now checked in the shared generation_settings, so
+# the torch twin no longer imports NumPy at all, and scratch's `import numpy` has no partner
+DIFF_BUDGET = {"gradient_descent.py": 48, "perceptron.py": 29, "two_layer.py": 22, "models.py": 57}
 
 
 def without_the_difference(path, names):
