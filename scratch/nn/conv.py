@@ -34,13 +34,14 @@ from scratch.nn.parameter import Parameter, accumulate_grad, data_of
 
 
 def _tuple(name, value, dims, low):
-    """An int or a tuple of `dims` ints >= low, as a tuple (torch's _single/_pair/_triple,
-    checked)."""
+    """An int, a tuple of one int (torch's ops take it for every dim too) or of `dims` ints, each
+    >= low, as a tuple of `dims` (torch's _single/_pair/_triple, checked)."""
     values = (
         (value,) * dims
         if isinstance(value, numbers.Integral) and not isinstance(value, bool)
         else tuple(value)
     )
+    values = values * dims if len(values) == 1 else values
     if len(values) != dims:
         raise ValueError(f"{name} must be an int or a tuple of {dims} ints, got {value!r}")
     return tuple(_validate.integer(name, v, low=low) for v in values)
@@ -163,7 +164,7 @@ def conv_backward(
 
 def check_conv(owner, input, weight, pads, stride, dilation, groups, padding_mode):
     """torch's checks, in words that say what to change; nothing is computed before they pass."""
-    _validate.array(owner, "input", input)
+    _validate.floating(owner, "input", input)  # an integer or complex one: NumPy's raw error
     dims = weight.ndim - 2
     if input.ndim not in (dims + 1, dims + 2):
         raise ValueError(
@@ -385,6 +386,12 @@ def _conv_nd(name, dims, input, weight, bias, stride, padding, dilation, groups)
             f"{name}: bias must have shape ({weight.shape[0]},), one per output channel, got "
             f"{tuple(bias.shape)}"
         )
+    for what, a in (("weight", weight), ("bias", bias)):
+        if a is not None and a.dtype != input.dtype:  # torch refuses mixed dtypes too
+            raise TypeError(
+                f"{name}: {what} must have the input's dtype {input.dtype}, got {a.dtype}: pass "
+                f"{what}.astype(np.{input.dtype})"
+            )
     groups = _validate.integer("groups", groups, low=1)
     kernel, stride, dilation = (
         weight.shape[2:],

@@ -32,6 +32,11 @@ def pool_geometry(owner, input, kernel, stride, padding, dilation, ceil_mode, n)
             f"{owner}: expected {n + 1}D (unbatched) or {n + 2}D (batched) input, got shape "
             f"{tuple(input.shape)}"
         )
+    if 0 in input.shape[-n - 1 :]:  # torch: only the batch may be empty
+        raise ValueError(
+            f"{owner}: expected an input with non-zero sizes but for the batch, got shape "
+            f"{tuple(input.shape)}"
+        )
     out, pads = [], []
     for size, k, s, p, d in zip(input.shape[-n:], kernel, stride, padding, dilation):
         if p > k // 2:  # torch's rule: half the kernel, whatever the dilation
@@ -68,7 +73,7 @@ def max_pool(input, kernel, stride, padding, dilation, ceil_mode, owner="max_poo
     out_size, pads = pool_geometry(owner, input, kernel, stride, padding, dilation, ceil_mode, n)
     x = _sliding.pad(input, pads, "zeros", value=-np.inf)  # padding never wins
     win = _first(_sliding.windows(x, kernel, stride, dilation), out_size, n)
-    flat = win.reshape(win.shape[:-n] + (-1,))  # (..., *O, prod K): a copy
+    flat = win.reshape(win.shape[:-n] + (math.prod(kernel),))  # (..., *O, prod K): a copy
     argmax = flat.argmax(axis=-1)  # the first of equal values, as torch
     return flat.max(axis=-1), argmax
 
@@ -102,6 +107,8 @@ def avg_pool(
     x = _sliding.pad(input, pads, "zeros")
     win = _first(_sliding.windows(x, kernel, stride, ones), out_size, n)
     sums = win.sum(axis=tuple(range(win.ndim - n, win.ndim)))
+    if divisor_override is not None and divisor_override == 0:  # torch's words
+        raise ValueError(f"{owner}: divisor must be not zero (divisor_override=0)")
     if divisor_override:
         divisor = xp.full(out_size, float(divisor_override), dtype=input.dtype)
     else:  # count, in each window, the positions that count: a window sum of a mask of ones
@@ -323,10 +330,19 @@ def max_pool3d(
     )
 
 
+def _stride_or_kernel(stride, kernel_size):
+    """torch's default stride is the kernel size, for None and for an empty tuple alike."""
+    return (
+        kernel_size
+        if stride is None or (isinstance(stride, (tuple, list)) and not stride)
+        else stride
+    )
+
+
 def _max_pool_nd(name, n, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
     geometry = (
         _tuple("kernel_size", kernel_size, n, 1),
-        _tuple("stride", kernel_size if stride is None else stride, n, 1),
+        _tuple("stride", _stride_or_kernel(stride, kernel_size), n, 1),
         _tuple("padding", padding, n, 0),
         _tuple("dilation", dilation, n, 1),
     )
@@ -394,7 +410,7 @@ def _avg_pool_nd(
     name, n, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
 ):
     kernel = _tuple("kernel_size", kernel_size, n, 1)
-    stride = _tuple("stride", kernel_size if stride is None else stride, n, 1)
+    stride = _tuple("stride", _stride_or_kernel(stride, kernel_size), n, 1)
     return avg_pool(
         input,
         kernel,

@@ -34,7 +34,8 @@ def embedding(
     -> (*, D). max_norm renormalises the picked rows of `weight` in place, as torch does."""
     if sparse:
         raise NotImplementedError("embedding: sparse=True (sparse gradients) is not supported")
-    _validate.array("embedding", "weight", weight)
+    if _validate.array("embedding", "weight", weight).ndim != 2:  # torch's words
+        raise ValueError(f"embedding: 'weight' must be 2-D, got shape {tuple(weight.shape)}")
     ids = _check_ids("embedding", input, weight.shape[0])
     max_norm, norm_type = _check_norm(max_norm, norm_type)
     if max_norm is not None:
