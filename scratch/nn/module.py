@@ -116,6 +116,7 @@ class Module:
         call = _atomic.in_call()
         if call is not None:
             call.saved.append(self)
+            call.live.append(self)
 
     @property
     def saved_tensors(self):
@@ -137,9 +138,16 @@ class Module:
     def _set_graph(self, saved, state):
         """What backward will read, and whether there is a forward to answer (None: none yet;
         'live'; 'freed': a backward used it). Remembered first, so a failed call puts it back."""
-        old = (self.__dict__.get("_saved_tensors", ()), self.__dict__.get("_graph"))
-        _atomic.remember(lambda old: self._restore_graph(*old), old)
-        self._restore_graph(saved, state)
+        d = self.__dict__
+        _atomic.remember(self._restore_graph, d.get("_saved_tensors", ()), d.get("_graph"))
+        d["_saved_tensors"], d["_graph"] = saved, state
+
+    def _mark_live(self, call):
+        """A forward ran: there is a graph to answer (for a module that saves nothing itself, such
+        as Sequential, too), one of the modules the outermost call's backward will free."""
+        if self.__dict__.get("_graph") != "live":
+            self._set_graph(self.__dict__.get("_saved_tensors", ()), "live")
+            call.live.append(self)
 
     def _restore_graph(self, saved, state):
         object.__setattr__(self, "_saved_tensors", saved)
@@ -174,6 +182,10 @@ class Module:
         yield prefix, self
         for name, module in self._modules.items():
             yield from module.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def modules(self):
+        for _, module in self.named_modules():
+            yield module
 
     def children(self):
         return iter(self._modules.values())
@@ -317,25 +329,33 @@ def _atomic_forward(forward):
 
     @functools.wraps(forward)
     def call(self, *args, **kwargs):
-        return _atomic.run(_forward_body, self, (forward,) + args, kwargs, _keep_saved_apart)
+        log = _atomic.in_call()
+        if log is not None:  # a layer of a model: the model's call logs its changes
+            out = forward(self, *args, **kwargs)
+            self._mark_live(log)
+            return out
+        log = _atomic.begin()
+        try:
+            out = forward(self, *args, **kwargs)
+            self._mark_live(log)
+            _keep_saved_apart(log, (args, kwargs, out))
+            self.__dict__["_graph_members"] = log.live  # what a backward of this call frees
+            return out
+        except BaseException:
+            log.roll_back()
+            raise
+        finally:
+            _atomic.end()
 
     return call
 
 
-def _forward_body(self, forward, *args, **kwargs):
-    out = forward(self, *args, **kwargs)
-    if self.__dict__.get("_graph") != "live":  # a module that saves nothing itself (Sequential)
-        self._set_graph(self.__dict__.get("_saved_tensors", ()), "live")
-    return out
-
-
-def _keep_saved_apart(call, args, kwargs, result):
-    """What backward reads must not be an array the caller can change: the inputs (args[0] is the
-    forward function itself) and the outputs."""
-    held = _atomic.arrays_in(args[1:]) + _atomic.arrays_in(kwargs) + _atomic.arrays_in(result)
-    for module in call.saved:
-        saved = module.__dict__["_saved_tensors"]
-        object.__setattr__(module, "_saved_tensors", _atomic.detach_from(saved, held))
+def _keep_saved_apart(log, held):
+    """What backward reads must not be an array the caller can change: its inputs and outputs."""
+    held = _atomic.owners_in(held, set())
+    for module in log.saved:
+        d = module.__dict__
+        d["_saved_tensors"] = _atomic.detach_from(d["_saved_tensors"], held)
 
 
 def _atomic_backward(backward):
@@ -348,12 +368,20 @@ def _atomic_backward(backward):
     @functools.wraps(backward)
     def call(self, *args, retain_graph=False, **kwargs):
         self._check_graph()
-        outer = _atomic.in_call() is None
-        result = _atomic.run(backward, self, args, kwargs)
-        if outer and not retain_graph:
-            for _, module in self.named_modules():
-                if module.__dict__.get("_graph") == "live":
-                    module._restore_graph((), "freed")
+        if _atomic.in_call() is not None:  # a layer of a model's backward
+            return backward(self, *args, **kwargs)
+        log = _atomic.begin()
+        try:
+            result = backward(self, *args, **kwargs)
+        except BaseException:
+            log.roll_back()
+            raise
+        finally:
+            _atomic.end()
+        if not retain_graph:  # the graph is used: free it, as autograd does
+            for module in self.__dict__.get("_graph_members", (self,)):
+                module._restore_graph((), "freed")
+            self._restore_graph((), "freed")
         return result
 
     signature = inspect.signature(backward)

@@ -42,7 +42,7 @@ def accumulate_grad(param, grad):
     The gradient keeps the parameter's dtype whatever promotion made `grad` (autograd casts too).
     """
     grad = grad.astype(param.data.dtype, copy=False)
-    _atomic.remember(lambda old: setattr(param, "grad", old), param.grad)  # a failed call undoes it
+    _atomic.remember(setattr, param, "grad", param.grad)  # a failed call undoes it
     param.grad = grad if param.grad is None else param.grad + grad
 
 

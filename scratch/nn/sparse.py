@@ -175,7 +175,7 @@ def _renorm(weight, ids, max_norm, norm_type):
     rows = xp.unique(ids.reshape(-1))
     norms = _norms(xp.abs(weight[rows]), norm_type, xp)
     scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
-    _remember_rows(weight, rows)
+    _atomic.remember(weight.__setitem__, rows, weight[rows].copy())  # undone if the call fails
     weight[rows] = (weight[rows] * scale[:, None]).astype(weight.dtype)
 
 
@@ -203,12 +203,3 @@ def _check_norm(max_norm, norm_type):
     ):
         raise TypeError(f"norm_type must be a real number (inf too), got {norm_type!r}")
     return max_norm, float(norm_type)
-
-
-def _remember_rows(weight, rows):
-    """The rows a renormalisation will change, so that a call that fails later puts them back."""
-
-    def restore(old):
-        weight[rows] = old
-
-    _atomic.remember(restore, weight[rows].copy())
