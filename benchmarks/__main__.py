@@ -87,6 +87,14 @@ def parse_args(argv=None):
         default=None,
         help="training steps of the text suite's GPT (None: 400 with --quick, else 1500)",
     )
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        default=None,
+        metavar="RUN_DIR",
+        help="a stored run (e.g. benchmarks/results/reference) to compare this run with, case by "
+        "case, the machine's drift taken out: a section of the report, the slower cases first",
+    )
     return parser.parse_args(argv)
 
 
@@ -101,6 +109,8 @@ def main(argv=None):
     from benchmarks.environment import output_folder
 
     output_folder(args.out)  # before the first measurement, not after the last
+    if args.compare is not None and not (args.compare / "results.json").is_file():
+        sys.exit(f"--compare {args.compare}: no results.json there (a benchmarks --out folder?)")
     # Fix thread counts before the numerical libraries start their pools; NumPy is imported first,
     # since threadpoolctl limits only the pools of libraries already loaded (before, --threads 1
     # left OpenBLAS at 2 threads)
@@ -167,6 +177,12 @@ def main(argv=None):
     env["wall_time_s"] = round(time.perf_counter() - started, 1)
     env["study_figures"] = not args.no_figures and "interrupted" not in env
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.compare is not None:
+        from benchmarks import compare
+
+        comparison = compare.section(args.compare, env, rows)
+        print(comparison.split("\n\n")[1])  # the counts and the drift
+        digits_section = comparison + "\n" + digits_section
     written = report.write(rows, env, args.out, extra=digits_section)
     if text_results is not None:
         from benchmarks import text

@@ -725,3 +725,73 @@ def test_chapters_are_selected_by_number_or_word_in_order():
 def test_the_machine_table_says_the_threads_each_library_got():
     env = {**ENV, "threads": 1, "torch_threads": 1, "numpy_threads": 2}
     assert "torch got 1, NumPy's BLAS 2" in report.threads_got(env)
+
+
+# --- two runs compared
+
+
+def stored_run(path, medians, sentinel=(1e-3, 1e-3), iqr=0.01):
+    """A run's results.json: cases (model, size label, impl) -> median, the sentinels at `sentinel`
+    seconds (NumPy's, torch's)."""
+    path.mkdir()
+    rows = [
+        {"model": m, "size_label": s, "impl": i, "median_s": t, "iqr_s": iqr * t}
+        for (m, s, i), t in medians.items()
+    ]
+    sentinels = [[[sentinel[0], 2.0], [sentinel[1], 2.0]]] * 3
+    env = {**ENV, "health": {"sentinels": sentinels}}
+    (path / "results.json").write_text(json.dumps({"environment": env, "results": rows}))
+    return path
+
+
+CASES = {
+    ("LayerNorm forward + backward", "32x196x256", "scratch-numpy"): 9.6e-3,
+    ("LayerNorm forward + backward", "32x196x256", "torch-cpu"): 1.3e-3,
+    ("Conv2d forward + backward", "LeNet", "scratch-numpy"): 6.2e-3,
+    ("two-layer step", "64 x (784-256-10)", "scratch-numpy"): 7.2e-4,
+}
+
+
+def test_a_comparison_takes_the_drift_out_and_lists_the_slowed_case_first(tmp_path):
+    """The machine 20% slower for NumPy and 10% for torch (its sentinels say so), and one case
+    really 2x slower: only that one is slower; a case that the drift alone slowed is unchanged."""
+    from benchmarks import compare
+
+    before = stored_run(tmp_path / "before", CASES)
+    slowed = ("Conv2d forward + backward", "LeNet", "scratch-numpy")
+    after_medians = {
+        k: t * (1.2 if k[2].startswith("scratch") else 1.1) * (2 if k == slowed else 1)
+        for k, t in CASES.items()
+    }
+    after_medians[("GRU forward + backward", "small", "torch-cpu")] = 5e-3  # a new case
+    after = stored_run(tmp_path / "after", after_medians, sentinel=(1.2e-3, 1.1e-3))
+    rows, factors, only = compare.compare(*compare.load(before), *compare.load(after))
+    assert factors == pytest.approx({"numpy": 1.2, "torch": 1.1})
+    assert [(r["model"], r["verdict"]) for r in rows][0] == ("Conv2d forward + backward", "slower")
+    assert rows[0]["ratio"] == pytest.approx(2.0)
+    assert [r["verdict"] for r in rows[1:]] == ["unchanged"] * 3
+    assert only == {"before": [], "after": [("GRU forward + backward", "small", "torch-cpu")]}
+    md = compare.markdown(rows, factors, only)
+    assert "**1 slower**" in md and "**2.00x** (slower)" in md
+    assert "Only after: 1 cases of 1 models (GRU forward + backward)" in md
+    run = subprocess.run(
+        [sys.executable, "-m", "benchmarks.compare", str(before), str(after)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0 and "**2.00x** (slower)" in run.stdout
+
+
+def test_a_change_within_the_noise_is_not_called_slower(tmp_path):
+    from benchmarks import compare
+
+    before = stored_run(tmp_path / "before", CASES, iqr=0.05)
+    after = stored_run(tmp_path / "after", {k: 1.1 * t for k, t in CASES.items()}, iqr=0.05)
+    rows, _, _ = compare.compare(*compare.load(before), *compare.load(after))
+    assert {r["verdict"] for r in rows} == {"unchanged"}  # 10% against a 15% threshold
+
+
+def test_compare_refuses_a_folder_without_a_run_before_measuring(tmp_path):
+    run = run_module("benchmarks", "--quick", "--compare", str(tmp_path), "--out", str(tmp_path))
+    assert run.returncode != 0 and "no results.json there" in run.stderr
