@@ -742,10 +742,8 @@ def _attention_fn(model, impl, x, g, heads, causal, E, H):
             q, k, v, go = (xp.asarray(a) for a in heads)
 
             def fn():
-                out, saved = scratch.nn.attention._sdpa_forward(
-                    q, k, v, None, 0.0, True, None, False, None
-                )
-                scratch.nn.attention._sdpa_backward(go, saved)
+                out, saved = scratch.nn.attention.sdpa_forward(q, k, v, is_causal=True)
+                scratch.nn.attention.sdpa_backward(go, saved)
 
             return fn
         if model == report.ATTENTION_MODEL:

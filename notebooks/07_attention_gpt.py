@@ -5,13 +5,15 @@
 # each query $q_i$ scores every key $k_j$, a softmax turns the scores into weights, and the
 # output is the weighted mean of the values,
 #
-# $$S = \frac{Q K^\top}{\sqrt{E}} + B, \qquad P = \mathrm{softmax}_{\text{rows}}(S), \qquad
+# $$Z = \frac{Q K^\top}{\sqrt{D}} + B, \qquad P = \mathrm{softmax}_{\text{rows}}(Z), \qquad
 # O = P V,$$
 #
-# where the mask $B$ is $-\infty$ where a query may not look (in a GPT: at any later position,
-# the *causal* mask) and 0 elsewhere. The backward, line under line:
-# $dV = P^\top dO$, $dP = dO\, V^\top$, $dS = P \odot (dP - \mathrm{rowsum}(dP \odot P))$,
-# $dQ = dS\, K/\sqrt{E}$, $dK = dS^\top Q/\sqrt{E}$.
+# with $L$ queries, $S$ keys and $D$ the head size; the mask $B$ is $-\infty$ where a query may
+# not look (in a GPT: at any later position, the *causal* mask) and 0 elsewhere. The backward,
+# line under line: $dV = P^\top dO$, $dP = dO\, V^\top$,
+# $dZ = P \odot (dP - \mathrm{rowsum}(dP \odot P))$ (the softmax's Jacobian
+# $\partial P_i / \partial Z_j = P_i(\delta_{ij} - P_j)$, row by row),
+# $dQ = dZ\, K/\sqrt{D}$, $dK = dZ^\top Q/\sqrt{D}$.
 #
 # A GPT stacks blocks of (layer norm, multi-head causal self-attention, layer norm, a GELU MLP),
 # each with a residual connection, over token plus position embeddings, and reads the next
@@ -32,7 +34,7 @@ import scratch.models
 import torch_impl.models
 from benchmarks import text
 from notebooks import agree
-from scratch.nn.attention import _sdpa_backward, _sdpa_forward
+from scratch.nn.attention import sdpa_backward, sdpa_forward
 from torch_impl import copy_weights
 
 rng = np.random.default_rng(0)
@@ -40,23 +42,24 @@ rng = np.random.default_rng(0)
 # %% [markdown]
 # ## Attention by hand, against torch
 #
-# Two heads, six positions, causal. `_sdpa_forward` returns the weights $P$ it used; each row
+# Two heads, six positions, causal. `sdpa_forward` returns, beside the output, what the backward
+# reads (an `SDPASaved`), among it the weights $P$ it used; each row
 # sums to 1 over the keys it may see, and the upper triangle is exactly 0.
 
 # %%
 q, k, v = (rng.standard_normal((2, 6, 4)) for _ in range(3))
-out, saved = _sdpa_forward(q, k, v, None, 0.0, True, None, False, None)
-P = saved[3]
+out, saved = sdpa_forward(q, k, v, is_causal=True)
+P = saved.P
 tq, tk, tv = (torch.tensor(a, requires_grad=True) for a in (q, k, v))
 t_out = torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, is_causal=True)
-agree("O = softmax(QK^T/sqrt(E) + causal) V", out, t_out)
+agree("O = softmax(QK^T/sqrt(D) + causal) V", out, t_out)
 print("head 0's weights P (row i: query i's weights over keys 0..5):\n", P[0].round(2))
 assert np.allclose(P.sum(-1), 1) and not np.triu(P[0], 1).any()
 dO = rng.standard_normal(out.shape)
-dq, dk, dv = _sdpa_backward(dO, saved)
+dq, dk, dv = sdpa_backward(dO, saved)
 t_out.backward(torch.tensor(dO))
-agree("dQ = dS K / sqrt(E)", dq, tq.grad)
-agree("dK = dS^T Q / sqrt(E)", dk, tk.grad)
+agree("dQ = dZ K / sqrt(D)", dq, tq.grad)
+agree("dK = dZ^T Q / sqrt(D)", dk, tk.grad)
 agree("dV = P^T dO", dv, tv.grad)
 
 # %% [markdown]

@@ -1,10 +1,13 @@
-"""The models trained on real handwritten digits (8x8 images, 10 classes), from scratch.nn.
+"""The models this project trains, from scratch.nn: four on real handwritten digits (8x8 images, 10
+classes), and a GPT on Python's own manual, with `generate` to sample from it.
 Twin: torch_impl/models.py, with the same names, attributes and order, so weights copy across.
 
     MLP           x (N, 64)       fc1 -> ReLU -> fc2   (the notes' SimpleNN, docs/notes.md §3)
     ConvNet       x (N, 1, 8, 8)  conv1 -> bn1 -> ReLU -> pool -> conv2 -> ReLU -> flatten -> fc
     RowLSTM       x (N, 8, 8)     reads a digit row by row (an LSTM, or a GRU), fc on the last state
     LayerNormMLP  x (N, 64)       fc1 -> norm -> ReLU -> fc2
+    GPT           idx (B, T)      token + position embeddings -> causal blocks -> ln_f -> head
+    generate      idx (B, T) -> (B, T + max_new_tokens), one sampled token at a time
 
 Each forward is its layers in order. The backward is the same layers in reverse, each turning
 dL/d(its output) into dL/d(its input): the chain rule, one line a layer. The scratch twin writes
@@ -180,6 +183,8 @@ class GPT(nn.Module):
         check_token_ids(_validate.array("GPT", "idx", idx), self.vocab_size, self.block_size)
         T = idx.shape[1]
         xp = array_module(idx)
+        # MultiheadAttention's sense: True masks a key out (F.scaled_dot_product_attention's bool
+        # masks mean the opposite, True = may attend; scratch/nn/attention.py's docstring)
         causal = xp.triu(xp.ones((T, T), dtype=bool), 1)  # True masks out: no looking ahead
         x = self.drop(self.tok_emb(idx) + self.pos_emb(xp.arange(T)))
         for block in self.blocks:
@@ -189,6 +194,9 @@ class GPT(nn.Module):
     def backward(self, grad_output, *, input_grad=True):
         """dL/dlogits (B, T, V) -> None (token ids have no gradient); adds every parameter's
         gradient, the tied matrix's from both of its uses."""
+        # the tied matrix W (V, C) has two uses, logits = h W^T and x = W[idx] + ..., so
+        #   dL/dW = g^T h  (the head's, (V, B*T) @ (B*T, C))  +  scatter of dx into W's rows at idx
+        # each backward adds its share into the one .grad
         g = self.ln_f.backward(self.head.backward(grad_output))  # head: dW adds into tok_emb's
         for block in reversed(list(self.blocks)):
             g = block.backward(g)

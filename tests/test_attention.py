@@ -223,7 +223,9 @@ def sdpa_case(draw, dtype):
 def test_sdpa_matches_torch_for_every_mask_scale_and_gqa(dtype, data):
     (q, k, v), mask, causal, scale, gqa = data.draw(sdpa_case(dtype))
     opts = dict(is_causal=causal, scale=scale, enable_gqa=gqa)
-    out, saved = snn.attention._sdpa_forward(q, k, v, mask, 0.0, causal, scale, gqa, None)
+    out, saved = snn.attention.sdpa_forward(
+        q, k, v, attn_mask=mask, is_causal=causal, scale=scale, enable_gqa=gqa
+    )
     qt, kt, vt = tensors(q, k, v)
     mt = None if mask is None else torch.from_numpy(mask)
     out_t = TF.scaled_dot_product_attention(qt, kt, vt, attn_mask=mt, **opts)
@@ -231,7 +233,7 @@ def test_sdpa_matches_torch_for_every_mask_scale_and_gqa(dtype, data):
     assert_close(F.scaled_dot_product_attention(q, k, v, mask, **opts), out_t, dtype)
     g = data.draw(hnp.arrays(dtype, out.shape, elements=values(dtype)))
     out_t.backward(torch.from_numpy(g))
-    grads = snn.attention._sdpa_backward(g, saved)
+    grads = snn.attention.sdpa_backward(g, saved)
     for name, got, t in zip("qkv", grads, (qt, kt, vt)):
         assert_close(got, t.grad, dtype, err_msg=f"d{name}")
 
@@ -241,8 +243,8 @@ def test_sdpa_backward_matches_finite_differences():
     q, k, v = (rng.standard_normal(s) for s in ((2, 3, 4), (2, 5, 4), (2, 5, 3)))
     mask = rng.standard_normal((3, 5))
     g = rng.standard_normal((2, 3, 3))
-    out, saved = snn.attention._sdpa_forward(q, k, v, mask, 0.0, False, None, False, None)
-    analytic = snn.attention._sdpa_backward(g, saved)
+    out, saved = snn.attention.sdpa_forward(q, k, v, attn_mask=mask)
+    analytic = snn.attention.sdpa_backward(g, saved)
     arrays = [q, k, v]
     for i, name in enumerate("qkv"):
 
@@ -262,15 +264,15 @@ def test_sdpa_dropout_backprops_through_the_same_mask():
     g = rng.standard_normal((1, 3, 4))
 
     def run(q):
-        return snn.attention._sdpa_forward(
-            q, k, v, None, 0.4, False, None, False, np.random.default_rng(7)
+        return snn.attention.sdpa_forward(
+            q, k, v, dropout_p=0.4, generator=np.random.default_rng(7)
         )
 
     out, saved = run(q)
-    assert saved[4] is not None and (saved[4] == 0).any()  # some weights were dropped
+    assert saved.drop_mask is not None and (saved.drop_mask == 0).any()  # some weights dropped
     numeric = numerical_gradient(lambda a: np.sum(g * run(a)[0]), q)
     assert_matches_finite_differences(
-        snn.attention._sdpa_backward(g, saved)[0], numeric, np.sum(g * out)
+        snn.attention.sdpa_backward(g, saved)[0], numeric, np.sum(g * out)
     )
 
 
@@ -298,12 +300,12 @@ def test_a_fully_masked_query_gives_what_torch_gives():
     mask[1] = False
     qt, kt, vt = tensors(q, k, v)
     out_t = TF.scaled_dot_product_attention(qt, kt, vt, attn_mask=torch.from_numpy(mask))
-    out, saved = snn.attention._sdpa_forward(q, k, v, mask, 0.0, False, None, False, None)
+    out, saved = snn.attention.sdpa_forward(q, k, v, attn_mask=mask)
     assert_close(out, out_t)
     assert not out[..., 1, :].any()
     g = np.ones_like(out)
     out_t.backward(torch.from_numpy(g))
-    for got, t in zip(snn.attention._sdpa_backward(g, saved), (qt, kt, vt)):
+    for got, t in zip(snn.attention.sdpa_backward(g, saved), (qt, kt, vt)):
         assert_close(got, t.grad)
     s = snn.MultiheadAttention(4, 2, dtype=np.float64)
     t = copy_weights(s, torch.nn.MultiheadAttention(4, 2, dtype=torch.float64))

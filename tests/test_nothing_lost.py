@@ -316,3 +316,18 @@ def test_gpt_twins_still_train_alike_after_the_contract():
         t_loss.backward()
         t_opt.step()
         assert_close(loss, t_loss)
+
+
+def test_attentions_inputs_changed_in_place_change_no_gradient():
+    """MultiheadAttention saves its inputs inside a NamedTuple: they are copied too."""
+    s = snn.MultiheadAttention(4, 2, dtype=np.float64, generator=rng())
+    t = copy_weights(s, torch.nn.MultiheadAttention(4, 2, dtype=torch.float64))
+    x = rng(1).standard_normal((3, 2, 4))
+    g = rng(2).standard_normal((3, 2, 4))
+    xt = torch.from_numpy(x.copy()).requires_grad_(True)
+    t(xt, xt, xt, need_weights=False)[0].backward(torch.from_numpy(g))
+    s(x, x, x, need_weights=False)
+    x[...] = 0
+    assert_close(sum(s.backward((g, None))), xt.grad)
+    for (n, p), q in zip(s.named_parameters(), t.parameters()):
+        assert_close(p.grad, q.grad, err_msg=n)

@@ -171,9 +171,9 @@ def test_a_generator_that_is_not_numpys_is_refused_with_the_fix(build, bad, word
 
 def both_sdpa(q, k, v, **kw):
     """Forward and backward of attention in both twins; returns (scratch, torch) lists of arrays."""
-    out, saved = snn.attention._sdpa_forward(q, k, v, None, 0.0, False, None, False, None)
+    out, saved = snn.attention.sdpa_forward(q, k, v)
     g = rng(9).standard_normal(out.shape)
-    s = [out, *snn.attention._sdpa_backward(g, saved)]
+    s = [out, *snn.attention.sdpa_backward(g, saved)]
     qt, kt, vt = (T(a).requires_grad_(True) for a in (q, k, v))
     ot = F.scaled_dot_product_attention(qt, kt, vt, **kw)
     ot.backward(T(g))

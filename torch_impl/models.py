@@ -1,10 +1,13 @@
-"""The models trained on real handwritten digits (8x8 images, 10 classes), from torch.nn.
+"""The models this project trains, from torch.nn: four on real handwritten digits (8x8 images, 10
+classes), and a GPT on Python's own manual, with `generate` to sample from it.
 Twin: scratch/models.py, with the same names, attributes and order, so weights copy across.
 
     MLP           x (N, 64)       fc1 -> ReLU -> fc2   (the notes' SimpleNN, docs/notes.md §3)
     ConvNet       x (N, 1, 8, 8)  conv1 -> bn1 -> ReLU -> pool -> conv2 -> ReLU -> flatten -> fc
     RowLSTM       x (N, 8, 8)     reads a digit row by row (an LSTM, or a GRU), fc on the last state
     LayerNormMLP  x (N, 64)       fc1 -> norm -> ReLU -> fc2
+    GPT           idx (B, T)      token + position embeddings -> causal blocks -> ln_f -> head
+    generate      idx (B, T) -> (B, T + max_new_tokens), one sampled token at a time
 
 Each forward is its layers in order. The backward is the same layers in reverse, each turning
 dL/d(its output) into dL/d(its input): the chain rule, one line a layer. The scratch twin writes
@@ -155,6 +158,8 @@ class GPT(nn.Module):
     def forward(self, idx):
         check_token_ids(idx.detach().cpu().numpy(), self.vocab_size, self.block_size)
         T = idx.shape[1]
+        # MultiheadAttention's sense: True masks a key out (F.scaled_dot_product_attention's bool
+        # masks mean the opposite, True = may attend; scratch/nn/attention.py's docstring)
         causal = torch.triu(torch.ones((T, T), dtype=torch.bool, device=idx.device), 1)
         x = self.drop(self.tok_emb(idx) + self.pos_emb(torch.arange(T, device=idx.device)))
         for block in self.blocks:

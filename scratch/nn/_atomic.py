@@ -102,7 +102,7 @@ def detach_from(saved, held):
     that of an array the caller holds (`held`: their owners' ids) replaced by a copy."""
     changed = None
     for i, v in enumerate(saved):
-        if type(v) is tuple or type(v) is list:
+        if isinstance(v, (tuple, list)):  # a NamedTuple of saved arrays too
             w = detach_from(v, held)
         elif hasattr(v, "shape") and hasattr(v, "dtype") and id(owner(v)) in held:
             w = v.copy()
@@ -111,4 +111,6 @@ def detach_from(saved, held):
         if w is not v:
             changed = list(saved) if changed is None else changed
             changed[i] = w
-    return saved if changed is None else type(saved)(changed)
+    if changed is None:
+        return saved
+    return saved._make(changed) if hasattr(saved, "_make") else type(saved)(changed)

@@ -1,29 +1,32 @@
 """Attention, the backward by hand: F.scaled_dot_product_attention and MultiheadAttention.
 Twins of torch's: the same signatures, masks, parameters, state_dict and init.
 
-Scaled dot-product attention, each backward line under the forward line it inverts
-(Q (..., L, E), K (..., S, E), V (..., S, Ev); scale = 1 / sqrt(E) unless given):
+Scaled dot-product attention, each backward line under the forward line it inverts. L queries
+attend to S keys; D is the head size (the features of a query and a key), Dv a value's; scale =
+1 / sqrt(D) unless given:
 
-    S  = Q K^T * scale + B        (..., L, S)   B: the mask as a bias (0 kept, -inf masked)
-    P  = softmax(S) over the keys (..., L, S)   each query's weights; a fully masked row is 0
-    P' = P * mask_dropout                        (training with dropout_p > 0)
-    O  = P' V                     (..., L, Ev)
+    Z  = Q K^T * scale + B        (..., L, S)   the scores; B: the mask as a bias (0 kept, -inf not)
+    P  = softmax(Z) over the keys (..., L, S)   each query's weights; a fully masked row is 0
+    P' = P * M                                   M: the dropout mask (training, dropout_p > 0)
+    O  = P' V                     (..., L, Dv)
 
     dV  = P'^T dO
-    dP' = dO V^T,   dP = dP' * mask_dropout
-    dS  = P * (dP - rowsum(dP * P))              softmax's Jacobian, row by row
-    dQ  = dS K * scale
-    dK  = dS^T Q * scale
+    dP' = dO V^T,   dP = dP' * M
+    dZ  = P * (dP - rowsum(dP * P))     the softmax's Jacobian, dP_i/dZ_j = P_i (delta_ij - P_j)
+    dQ  = dZ K * scale
+    dK  = dZ^T Q * scale
 
 Masks, as torch reads them. scaled_dot_product_attention: a bool attn_mask *keeps* where True, a
-float one is added to the scores; is_causal keeps key j for query i when j <= i. MultiheadAttention:
-a bool attn_mask or key_padding_mask *masks out* where True (the opposite sense), a float one is
-added. A query that may attend to no key gets weights 0 and output 0 from
-scaled_dot_product_attention (torch's kernel does the same); MultiheadAttention with
-need_weights=True normalises 0/0 as torch's path does, and returns NaN there.
+float one is added to the scores; is_causal keeps key j for query i when j <= i. MultiheadAttention
+(and so TransformerEncoderLayer and the GPT): a bool attn_mask or key_padding_mask *masks out*
+where True, the opposite sense, and _merged_mask turns them into the bias B above. A query that may
+attend to no key gets weights 0 and output 0 from scaled_dot_product_attention (torch's kernel does
+the same); MultiheadAttention with need_weights=True normalises 0/0 as torch's path does, and
+returns NaN there.
 """
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -49,73 +52,95 @@ def scaled_dot_product_attention(
     generator=None,
 ):
     """softmax(Q K^T * scale + mask) V over any leading dims.
-    query (..., Hq, L, E) · key (..., H, S, E) · value (..., H, S, Ev) -> (..., Hq, L, Ev)
+    query (..., Hq, L, D) · key (..., H, S, D) · value (..., H, S, Dv) -> (..., Hq, L, Dv)
 
     enable_gqa: H may divide Hq; each key/value head then serves Hq / H query heads.
     generator: the NumPy Generator of the dropout mask (scratch's addition).
     """
-    out, _ = _sdpa_forward(
-        query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa, generator
+    out, _ = sdpa_forward(
+        query,
+        key,
+        value,
+        attn_mask=attn_mask,
+        dropout_p=dropout_p,
+        is_causal=is_causal,
+        scale=scale,
+        enable_gqa=enable_gqa,
+        generator=generator,
     )
     return out
 
 
-def _sdpa_forward(
+class SDPASaved(NamedTuple):
+    """What sdpa_backward reads, named (llm.c's activation struct, not a positional tuple)."""
+
+    query: object  # Q (..., L, D), as given
+    key: object  # K (..., S, D), its heads repeated n_rep times under enable_gqa
+    value: object  # V (..., S, Dv), likewise
+    P: object  # the weights softmax(Z) (..., L, S), before dropout
+    drop_mask: object  # M, the dropout mask (..., L, S), or None
+    scale: float
+    n_rep: int  # how many query heads each key/value head serves (1 without gqa)
+
+
+def sdpa_forward(
     query,
     key,
     value,
-    attn_mask,
-    dropout_p,
-    is_causal,
-    scale,
-    enable_gqa,
-    generator,
+    *,
+    attn_mask=None,
+    dropout_p=0.0,
+    is_causal=False,
+    scale=None,
+    enable_gqa=False,
+    generator=None,
     safe_softmax=True,
 ):
-    """(O, saved for _sdpa_backward). safe_softmax=False lets a fully masked row be 0/0 = NaN
-    (MultiheadAttention's need_weights path, as torch's)."""
+    """(O, SDPASaved): scaled_dot_product_attention's output and what sdpa_backward needs.
+    safe_softmax=False lets a fully masked row be 0/0 = NaN (MultiheadAttention's need_weights
+    path, as torch's)."""
     xp = array_module(query)
     for name, a in (("query", query), ("key", key), ("value", value)):
         _validate.floating("scaled_dot_product_attention", name, a)
     dropout_p, is_causal, scale, enable_gqa = _check_sdpa(
         query, key, value, attn_mask, is_causal, enable_gqa, dropout_p, scale
     )
-    L, S, E = query.shape[-2], key.shape[-2], query.shape[-1]
+    L, S, D = query.shape[-2], key.shape[-2], query.shape[-1]
     # (a head size of 0: every product is empty, and any scale gives torch's empty result)
-    scale = (1 / math.sqrt(E) if E else 1.0) if scale is None else scale
+    scale = (1 / math.sqrt(D) if D else 1.0) if scale is None else scale
     n_rep = query.shape[-3] // key.shape[-3] if enable_gqa else 1
     if n_rep > 1:  # each key/value head serves n_rep query heads (torch's repeat_interleave)
         key, value = xp.repeat(key, n_rep, axis=-3), xp.repeat(value, n_rep, axis=-3)
     bias = attention_bias(attn_mask, is_causal, L, S, query.dtype, xp)
 
-    # S = Q K^T * scale + B, the scale applied to Q (L x E values, not L x S), B added in place
+    # Z = Q K^T * scale + B, the scale applied to Q (L x D values, not L x S), B added in place
     scores = (query * scale) @ key.swapaxes(-1, -2)
     if bias is not None:
         scores += bias
     P = _softmax_rows(scores, xp, safe_softmax)
-    mask = None
+    drop_mask = None
     if dropout_p > 0:
         generator = _validate.generator(generator)
-        mask = dropout_mask(P.shape, dropout_p, P.dtype, generator, xp)
-    P_dropped = P if mask is None else P * mask
+        drop_mask = dropout_mask(P.shape, dropout_p, P.dtype, generator, xp)
+    P_dropped = P if drop_mask is None else P * drop_mask
     out = P_dropped @ value
-    return out, (query, key, value, P, mask, scale, n_rep)
+    return out, SDPASaved(query, key, value, P, drop_mask, scale, n_rep)
 
 
-def _sdpa_backward(grad_out, saved):
+def sdpa_backward(grad_out, saved):
     """dL/dO -> (dQ, dK, dV), each line under the forward line it inverts (module docstring)."""
-    query, key, value, P, mask, scale, n_rep = saved
-    P_dropped = P if mask is None else P * mask
+    query, key, value, P, drop_mask, scale, n_rep = saved
+    P_dropped = P if drop_mask is None else P * drop_mask
     # (batch dims broadcast in the forward: each gradient is summed back to its input's shape)
     # O = P' V
     d_value = P_dropped.swapaxes(-1, -2) @ grad_out
-    d_P = grad_out @ value.swapaxes(-1, -2)
-    # P' = P * mask
-    if mask is not None:
-        d_P = d_P * mask
-    # P = softmax(S): dS = P * (dP - rowsum(dP * P))
+    d_P_dropped = grad_out @ value.swapaxes(-1, -2)
+    # P' = P * M
+    d_P = d_P_dropped if drop_mask is None else d_P_dropped * drop_mask
+    # P = softmax(Z), whose Jacobian is dP_i/dZ_j = P_i (delta_ij - P_j): for each query's row,
+    # dZ_j = sum_i dP_i P_i (delta_ij - P_j) = P_j (dP_j - sum_i dP_i P_i)
     d_scores = P * (d_P - (d_P * P).sum(axis=-1, keepdims=True))
-    # S = Q K^T * scale + B
+    # Z = Q K^T * scale + B
     d_query = _sum_to(d_scores @ key * scale, query.shape)
     d_key = _sum_to(d_scores.swapaxes(-1, -2) @ query * scale, key.shape)
     d_value = _sum_to(d_value, value.shape)
@@ -255,6 +280,19 @@ def _check_gqa(owner, query, key, value):
 # --- MultiheadAttention
 
 
+class MHASaved(NamedTuple):
+    """What MultiheadAttention.backward reads."""
+
+    query: object  # the inputs, (L, N, E), (S, N, kdim), (S, N, vdim) (batch second)
+    key: object
+    value: object
+    sdpa: SDPASaved  # the heads' attention, (N, H, L, D) each
+    batched: bool
+    need_weights: bool
+    average_attn_weights: bool
+    n_keys: int  # S, and one more with add_bias_kv
+
+
 class NonDynamicallyQuantizableLinear(Linear):
     """torch's name for MultiheadAttention's output projection (a plain Linear; the name is
     kept so that reprs match)."""
@@ -378,15 +416,12 @@ class MultiheadAttention(Module):
             # key, the added ones (bias_kv, zero attention) included, as its kernel does
             bias = attention_bias(None, True, L, k_h.shape[2], q_h.dtype, xp)
         p = self.dropout if self.training else 0.0
-        heads, saved = _sdpa_forward(
+        heads, sdpa = sdpa_forward(
             q_h,
             k_h,
             v_h,
             attn_mask=bias,
             dropout_p=p,
-            is_causal=False,
-            scale=None,
-            enable_gqa=False,
             generator=self.generator,
             safe_softmax=not need_weights,
         )
@@ -394,12 +429,13 @@ class MultiheadAttention(Module):
         merged = heads.transpose(2, 0, 1, 3).reshape(L, N, E)
         out = self.out_proj(merged)
         self.save_for_backward(
-            q_in, k_in, v_in, saved, batched, need_weights, average_attn_weights, k.shape[0]
+            MHASaved(
+                q_in, k_in, v_in, sdpa, batched, need_weights, average_attn_weights, k.shape[0]
+            )
         )
         weights = None
-        if need_weights:
-            P, mask = saved[3], saved[4]
-            weights = P if mask is None else P * mask  # (N, H, L, S'): torch returns them dropped
+        if need_weights:  # (N, H, L, S'): torch returns them dropped
+            weights = sdpa.P if sdpa.drop_mask is None else sdpa.P * sdpa.drop_mask
             weights = weights.mean(axis=1) if average_attn_weights else weights
             weights = weights if batched else weights[0]
         out = out if batched else out[:, 0]
@@ -411,7 +447,7 @@ class MultiheadAttention(Module):
         Self-attention passes one x as query, key and value: its gradient is the sum of the
         three (autograd adds them where the graph fans out), e.g. sum(model.backward(g)).
         """
-        q_in, k_in, v_in, saved, batched, need_weights, average, S_kv = self.saved_tensors
+        ((q_in, k_in, v_in, sdpa, batched, need_weights, average, S_kv),) = self.saved_tensors
         xp = array_module(q_in)
         L, N, E = q_in.shape
         H, D = self.num_heads, self.head_dim
@@ -428,15 +464,22 @@ class MultiheadAttention(Module):
         # out = merged W_o^T + b_o
         d_merged = self.out_proj.backward(g_out)
         d_heads = d_merged.reshape(L, N, H, D).transpose(1, 2, 0, 3)  # (N, H, L, D)
-        query_h, key_h, value_h, P, mask, scale, _ = saved
-        if g_weights is not None:  # the weights returned were P' (averaged over heads)
+        query_h, key_h, P, drop_mask, scale = (
+            sdpa.query,
+            sdpa.key,
+            sdpa.P,
+            sdpa.drop_mask,
+            sdpa.scale,
+        )
+        if g_weights is not None:  # the weights returned were P' = P * M (averaged over heads)
             g_P = g_weights[:, None] / H if average else g_weights
             g_P = xp.broadcast_to(g_P, P.shape)
-            g_P = g_P * mask if mask is not None else g_P
-            extra = P * (g_P - (g_P * P).sum(axis=-1, keepdims=True))  # through the softmax
-        d_q, d_k, d_v = _sdpa_backward(d_heads, saved)
+            g_P = g_P * drop_mask if drop_mask is not None else g_P
+            # through the softmax, whose Jacobian is dP_i/dZ_j = P_i (delta_ij - P_j)
+            extra = P * (g_P - (g_P * P).sum(axis=-1, keepdims=True))
+        d_q, d_k, d_v = sdpa_backward(d_heads, sdpa)
         if g_weights is not None:
-            # S = Q K^T * scale  =>  dQ += dS K * scale,  dK += dS^T Q * scale
+            # Z = Q K^T * scale  =>  dQ += dZ K * scale,  dK += dZ^T Q * scale
             d_q = d_q + extra @ key_h * scale
             d_k = d_k + extra.swapaxes(-1, -2) @ query_h * scale
         if self.add_zero_attn:  # the zero key and value: constants
