@@ -814,7 +814,7 @@ def gpt_cases(impls, quick):
         s = scratch.models.GPT(V, **config, generator=np.random.default_rng(0))
         for impl in impls:
             if impl == "scratch-numpy":
-                model, opt = s, scratch.optim.AdamW(s.parameters(), lr=1e-3)
+                model, opt = s, scratch.optim.AdamW(s.param_groups(0.01), lr=1e-3)
                 crit = scratch.nn.CrossEntropyLoss()
 
                 def step(model=model, opt=opt, crit=crit):
@@ -824,7 +824,7 @@ def gpt_cases(impls, quick):
                     opt.step()
             else:
                 model = copy_weights(s, torch_impl.models.GPT(V, **config))
-                opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+                opt = torch.optim.AdamW(model.param_groups(0.01), lr=1e-3)
                 xt, yt = torch.from_numpy(x), torch.from_numpy(y).reshape(-1)
 
                 def step(model=model, opt=opt, xt=xt, yt=yt):

@@ -17,6 +17,7 @@ LN2 = math.log(2)
 CONFIG = dict(block_size=64, n_layer=2, n_head=4, n_embd=64)
 QUICK, FULL = dict(steps=400, batch=16), dict(steps=1500, batch=16)
 EVAL_EVERY, EVAL_BATCHES, LR = 25, 4, 3e-3
+WEIGHT_DECAY = 0.01  # AdamW's default, on the matrices only (GPT.param_groups)
 TARGET_BITS = 3.5  # validation bits per character: "time to target" is measured to here
 
 
@@ -82,7 +83,8 @@ def build(package, vocab_size, dtype, seed=0):
 def train(impl, data, steps, batch_size, dtype=np.float32, seed=0, eval_every=EVAL_EVERY):
     """Train the suite's GPT in one implementation; returns a record: 'losses' (every step, in
     nats), 'val' [(step, bits per character)], 'seconds' (training time at each evaluation),
-    and the model. AdamW (lr 3e-3), the same batches for every implementation."""
+    and the model. AdamW (lr 3e-3, weight decay on the matrices only), the same batches for every
+    implementation."""
     import torch
 
     import scratch.nn
@@ -93,7 +95,7 @@ def train(impl, data, steps, batch_size, dtype=np.float32, seed=0, eval_every=EV
     is_scratch = impl.startswith("scratch")
     model = build("scratch" if is_scratch else "torch", V, dtype, seed)
     if is_scratch:
-        optimizer = scratch.optim.AdamW(model.parameters(), lr=LR)
+        optimizer = scratch.optim.AdamW(model.param_groups(WEIGHT_DECAY), lr=LR)
         criterion = scratch.nn.CrossEntropyLoss()
 
         def step(x, y):
@@ -106,7 +108,7 @@ def train(impl, data, steps, batch_size, dtype=np.float32, seed=0, eval_every=EV
         def evaluate(x, y):
             return float(criterion(model(x).reshape(-1, V), y.reshape(-1)))
     else:
-        optimizer = torch.optim.AdamW(model.parameters(), lr=LR)
+        optimizer = torch.optim.AdamW(model.param_groups(WEIGHT_DECAY), lr=LR)
 
         def step(x, y):
             optimizer.zero_grad()
@@ -216,7 +218,8 @@ def markdown(results):
         "## A GPT that learns Python's manual",
         "",
         f"{results['info']}. The GPT: {results['config']}, tied embeddings, pre-norm blocks with "
-        f"the tanh GELU; AdamW (lr {LR}), {results['run']['steps']} steps of "
+        f"the tanh GELU and GPT-2's scaled init of the residual projections; AdamW (lr {LR}, "
+        f"weight decay {WEIGHT_DECAY} on the matrices only), {results['run']['steps']} steps of "
         f"{results['run']['batch']} windows, float32, the same batches and starting weights in "
         f"both twins. The unigram entropy of the text is {results['unigram_bits']:.2f} bits per "
         f"character: a model that learned no context could not go below it.",

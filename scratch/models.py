@@ -136,7 +136,10 @@ class GPT(nn.Module):
     uses: the head's backward and the embedding's both add into the same .grad.
     The embeddings start at N(0, 0.02^2), as GPT-2's: from torch's default N(0, 1) the tied
     head's first logits would be ~8 wide and the first loss ~40 nats, far above the ln(V) of a
-    uniform guess.
+    uniform guess. Each block's two residual projections (attention's out_proj, the MLP's linear2)
+    start at N(0, (0.02 / sqrt(2 n_layer))^2), as GPT-2's: the residual stream adds 2 n_layer of
+    them, and the scale keeps its variance from growing with depth. `param_groups` gives AdamW its
+    groups as nanoGPT does: weight decay on the matrices, none on biases and layer norm gains.
     """
 
     def __init__(
@@ -176,8 +179,21 @@ class GPT(nn.Module):
         self.head = nn.Linear(n_embd, vocab_size, bias=False, **kw)
         self.head.weight = self.tok_emb.weight  # tied: one matrix, two uses
         # GPT-2's init (the docstring says why)
-        for embedding in (self.tok_emb, self.pos_emb):
-            nn.init.normal_(embedding.weight.data, 0.0, 0.02, generator)
+        residual = [m for block in self.blocks for m in (block.self_attn.out_proj, block.linear2)]
+        stds = [(self.tok_emb, 0.02), (self.pos_emb, 0.02)]
+        stds += [(m, 0.02 * (2 * n_layer) ** -0.5) for m in residual]
+        for module, std in stds:
+            nn.init.normal_(module.weight.data, 0.0, std, generator)
+
+    def param_groups(self, weight_decay):
+        """AdamW's param groups: weight_decay on every matrix (the embeddings, the projections),
+        none on the vectors (biases, layer norm gains and shifts), which decay would only pull to 0.
+        """
+        params = list(self.parameters())
+        return [
+            {"params": [p for p in params if len(p.shape) >= 2], "weight_decay": weight_decay},
+            {"params": [p for p in params if len(p.shape) < 2], "weight_decay": 0.0},
+        ]
 
     def forward(self, idx):
         check_token_ids(_validate.array("GPT", "idx", idx), self.vocab_size, self.block_size)

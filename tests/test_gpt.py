@@ -200,3 +200,52 @@ def test_generate_refuses_settings_that_would_sample_wrongly_silently(twin, sett
             sm.generate(s, idx, n, **kw)
         else:
             tm.generate(t, torch.from_numpy(idx), n, **kw)
+
+
+@pytest.mark.parametrize("twin", ["scratch", "torch"])
+def test_the_residual_projections_start_at_gpt2s_scaled_std(twin):
+    """N(0, (0.02 / sqrt(2 n_layer))^2) for each block's out_proj and linear2 (4096 values each:
+    their sample std within 5% of it, ~4 standard errors), the embeddings at 0.02, the other
+    projections at torch's defaults (far wider)."""
+    n_layer, width = 4, 64
+    if twin == "scratch":
+        model = sm.GPT(11, 8, n_layer, 4, width, generator=np.random.default_rng(0))
+        weight = lambda m: m.weight.data  # noqa: E731
+    else:
+        torch.manual_seed(0)
+        model = tm.GPT(11, 8, n_layer, 4, width)
+        weight = lambda m: m.weight.detach().numpy()  # noqa: E731
+    scaled = 0.02 / np.sqrt(2 * n_layer)
+    for block in model.blocks:
+        for m in (block.self_attn.out_proj, block.linear2):
+            assert abs(weight(m).std() / scaled - 1) < 0.05
+        assert weight(block.linear1).std() > 5 * scaled  # kaiming_uniform_'s, untouched
+    assert abs(weight(model.pos_emb).std() / 0.02 - 1) < 0.1
+
+
+@pytest.mark.parametrize(
+    "twin, lib", [(sm, scratch.optim), (tm, torch.optim)], ids=["scratch", "torch"]
+)
+def test_adamw_decays_the_matrices_only(twin, lib):
+    """One AdamW step with zero gradients: the matrices shrink by 1 - lr * weight_decay, the
+    biases and layer norm gains stay (nanoGPT's groups; decay on every parameter pulled the
+    layer norms' gains towards 0)."""
+    model = twin.GPT(11, 8, 2, 2, 8)
+    groups = model.param_groups(0.1)
+    names = {id(p): n for n, p in model.named_parameters()}
+    decayed = {names[id(p)] for p in groups[0]["params"]}
+    kept = {names[id(p)] for p in groups[1]["params"]}
+    assert decayed.isdisjoint(kept) and decayed | kept == set(names.values())
+    assert "tok_emb.weight" in decayed and "blocks.0.self_attn.in_proj_weight" in decayed
+    assert "ln_f.weight" in kept and "blocks.1.linear2.bias" in kept
+    before = {
+        n: np.array(p.data if twin is sm else p.detach().numpy())
+        for n, p in model.named_parameters()
+    }
+    for p in model.parameters():
+        p.grad = np.zeros(p.shape, np.float32) if twin is sm else torch.zeros_like(p)
+    lib.AdamW(groups, lr=0.5).step()
+    for n, p in model.named_parameters():
+        after = p.data if twin is sm else p.detach().numpy()
+        factor = 1 - 0.5 * 0.1 if n in decayed else 1.0
+        np.testing.assert_allclose(after, factor * before[n], rtol=1e-6, err_msg=n)
