@@ -146,7 +146,10 @@ def train(impl, data, steps, batch_size, dtype=np.float32, seed=0, eval_every=EV
     return record
 
 
-def sample(impl, model, vocab, prompt="def ", n=200, seed=0):
+PROMPT = "def "  # what the samples start from
+
+
+def sample(impl, model, vocab, prompt=PROMPT, n=200, seed=0):
     """n characters generated after `prompt`, temperature 1, top_k 10, the same NumPy seed for
     both twins."""
     idx = encode(prompt, vocab)[None]
@@ -253,7 +256,8 @@ def markdown(results):
             + (
                 "the same text."
                 if same
-                else f"they part at character {parted}, where float32 rounding made the twins' "
+                else f"they part at the {_ordinal(parted - len(PROMPT) + 1)} character they "
+                f"generate after the prompt {PROMPT!r}, where float32 rounding made the twins' "
                 "probabilities differ enough to cross a sampling threshold."
             ),
             "",
@@ -318,3 +322,9 @@ def figure(results, out):
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def _ordinal(n):
+    """1 -> '1st', 2 -> '2nd', 11 -> '11th': a position counted from 1, as a reader counts."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"

@@ -33,10 +33,11 @@ import torch
 import scratch.models
 import torch_impl.models
 from benchmarks import text
-from notebooks import agree
+from notebooks import agree, pin_threads
 from scratch.nn.attention import sdpa_backward, sdpa_forward
 from torch_impl import copy_weights
 
+pin_threads(2)  # the chapter trains a GPT: on a busy machine, more threads only wait
 rng = np.random.default_rng(0)
 
 # %% [markdown]

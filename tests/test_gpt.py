@@ -249,3 +249,21 @@ def test_adamw_decays_the_matrices_only(twin, lib):
         after = p.data if twin is sm else p.detach().numpy()
         factor = 1 - 0.5 * 0.1 if n in decayed else 1.0
         np.testing.assert_allclose(after, factor * before[n], rtol=1e-6, err_msg=n)
+
+
+def test_the_report_counts_the_characters_where_the_samples_part_from_1():
+    """The report said "part at character 4" for the first character generated (a 0-based index
+    into the sample with its prompt); a reader counts from 1, after the prompt."""
+    assert [text._ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111)] == [
+        "1st",
+        "2nd",
+        "3rd",
+        "4th",
+        "11th",
+        "12th",
+        "13th",
+        "21st",
+        "22nd",
+        "101st",
+        "111th",
+    ]

@@ -107,3 +107,18 @@ def test_the_readme_study_path_lists_every_chapter():
     study = readme[readme.index("## Study path") :]
     for chapter in CHAPTERS:
         assert f"notebooks/{chapter.name}" in study, chapter.name
+
+
+def test_pin_threads_pins_torch_and_numpys_blas():
+    import subprocess
+    import sys
+
+    script = (
+        "from notebooks import pin_threads\nimport torch\n"
+        "from threadpoolctl import threadpool_info\n"
+        "n = pin_threads(1)\n"
+        "blas = {i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas'}\n"
+        "print(n, torch.get_num_threads(), blas)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert run.stdout.split("\n")[0] == "1 1 {1}", run.stdout + run.stderr
