@@ -303,10 +303,11 @@ def figure(results, out):
         axes[1].plot(r["seconds"], bits, "o" + style, color=color, label=f"{impl} validation")
     for ax, xlabel in zip(axes, ("step", "training time (s)"), strict=True):
         ax.axhline(results["unigram_bits"], color="grey", lw=1, ls=":")
-        ax.text(
-            ax.get_xlim()[0],
+        ax.text(  # at the right, where the losses are long below it (at the left they cross it)
+            ax.get_xlim()[1],
             results["unigram_bits"],
-            " unigram entropy",
+            "unigram entropy ",
+            ha="right",
             va="bottom",
             fontsize=8,
             color="grey",

@@ -91,14 +91,19 @@ plt.show()
 # %% [markdown]
 # ## How fast: the distance to the minimum, step by step
 #
-# On a log scale the closed form is a straight line of slope $\log_{10}|1 - 2\eta|$: the best
-# learning rate here is $\eta = 1/2$, which lands on $c$ in one step. At $\eta = 1$ the factor
-# is $-1$: the walk jumps between $\theta_0$ and its mirror image $2c - \theta_0$ for ever. Above
-# 1 it diverges. Both twins warn (`DivergenceWarning`) when a learning rate cannot converge on
-# the bowl; the warning is shown below the figure.
+# Every step multiplies $\theta - c$ by $1 - 2\eta$, so the walk stays on the line through $c$
+# and $\theta_0$: its signed position along that line, $(\theta_k - c)\cdot u$ with $u$ the unit
+# vector from $c$ to $\theta_0$, is $(1 - 2\eta)^k |\theta_0 - c|$. On a log scale its size is a
+# straight line of slope $\log_{10}|1 - 2\eta|$, the same for $\eta$ and $1 - \eta$; its sign
+# tells them apart: below $\eta = 1/2$ the walk undershoots and stays on $\theta_0$'s side,
+# above it overshoots and changes side every step (the plot's symmetric log scale shows the
+# sign). The best learning rate here is $\eta = 1/2$, which lands on $c$ in one step. At
+# $\eta = 1$ the factor is $-1$: the walk jumps between $\theta_0$ and its mirror image
+# $2c - \theta_0$ for ever. Above 1 it diverges. Both twins warn (`DivergenceWarning`) when a
+# learning rate cannot converge on the bowl; the warning is shown below the figure.
 
 # %%
-fig, ax = plt.subplots(figsize=(8, 4.5))
+fig, ax = plt.subplots(figsize=(10, 4.5))
 caught = []
 rates = (0.05, 0.25, 0.45, 0.75, 0.95, 1.0, 1.05)
 for lr, color in zip(rates, ("C0", "C1", "C2", "C1", "C0", "C3", "C4")):
@@ -109,19 +114,23 @@ for lr, color in zip(rates, ("C0", "C1", "C2", "C1", "C0", "C3", "C4")):
     caught += [str(x.message) for x in w if issubclass(x.category, sgd.DivergenceWarning)]
     # 40 steps at a factor up to 1.1: the rounding of each step grows with the factor too
     agree(f"lr {lr}: path, scratch vs torch", s_path, t_path)
-    distance = np.linalg.norm(s_path - c, axis=1)
-    style = ":" if lr > 0.5 else "-"  # overshooting: dotted, over the undershooting twin rate
-    label = f"lr {lr}: |1 - 2 lr| = {abs(1 - 2 * lr):.2f}"
-    ax.semilogy(distance, style, color=color, lw=2.5 if lr <= 0.5 else 1.5, label=label)
-    ax.semilogy(np.linalg.norm(t_path.numpy() - c, axis=1), "x", color=color, ms=4)
+    u = (start - c) / np.linalg.norm(start - c)  # from c towards the start
+    signed = (s_path - c) @ u
+    agree(f"lr {lr}: the walk stays on the line through c", s_path - c, np.outer(signed, u))
+    style = ":" if lr > 0.5 else "-"  # overshooting: dotted, beside the undershooting twin rate
+    label = f"lr {lr}: 1 - 2 lr = {1 - 2 * lr:+.2f}"
+    ax.plot(signed, style, color=color, lw=2.5 if lr <= 0.5 else 1.5, label=label)
+    ax.plot((t_path.numpy() - c) @ u, "x", color=color, ms=4)
+ax.set_yscale("symlog", linthresh=1e-6)  # log in size, both signs: 0 is crossed linearly
+ax.axhline(0, color="grey", lw=0.5)
 ax.set_xlabel("step k")
-ax.set_ylabel("|θ_k - c|  (lines: scratch; crosses: torch)")
+ax.set_ylabel("(θ_k - c) · u, signed  (lines: scratch; crosses: torch)")
 ax.set_title(
-    "converging (|1 - 2 lr| < 1), bouncing (lr = 1), diverging (lr > 1)\n"
-    "lr and 1 - lr share a rate: one undershoots (solid), the other overshoots (dotted)",
+    "converging (|1 - 2 lr| < 1), bouncing (lr = 1), diverging (lr > 1); lr and 1 - lr shrink\n"
+    "alike, but one stays on the start's side (solid), the other changes side each step (dotted)",
     fontsize=10,
 )
-ax.legend(fontsize=8, loc="lower left", ncol=2)
+ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
 fig.tight_layout()
 plt.show()
 print(

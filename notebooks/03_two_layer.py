@@ -154,7 +154,11 @@ assert predicted.tolist() == y_xor.tolist()
 # Each hidden unit is a ReLU of a line in the input plane: it is zero on one side of
 # $w_j \cdot x + b_j = 0$ (drawn) and grows on the other. The output adds them up, and the
 # shading is the network's $P(y = 1)$: four corners, two classes, no single line, but a few
-# bent planes do it.
+# bent planes do it. A unit bends only where its line runs between the points: one zero on all
+# four is dead, one positive on all four is a plain linear term there. Here two units bend, and
+# they learned *one* line, from its two sides: a ReLU each way, $\mathrm{relu}(z) +
+# \mathrm{relu}(-z) = |z|$ with $z$ about $x + y - 1$, which is 0 on the class-1 corners and 1 on
+# the others (checked below; the lines that miss the window are the units positive everywhere).
 
 # %%
 grid = np.linspace(-0.5, 1.5, 200)
@@ -168,15 +172,40 @@ fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 5))
 shade = ax.contourf(gx, gy, p_one.reshape(gx.shape), levels=20, cmap="RdBu_r", vmin=0, vmax=1)
 fig.colorbar(shade, ax=ax, label="P(y = 1)")
 W1, b1, W2 = s.fc1.weight.data, s.fc1.bias.data, s.fc2.weight.data
-for w, b in zip(W1, b1):
-    alive = (np.maximum(X_xor @ w + b, 0) > 0).any()
-    ax.plot(grid, -(w[0] * grid + b) / w[1], "k-" if alive else "k:", lw=1)
+drawn = 0
+for j, (w, b) in enumerate(zip(W1, b1)):
+    alive = (np.maximum(X_xor @ w + b, 0) > 0).any()  # not zero on all four points
+    line = -(w[0] * grid + b) / w[1]
+    if not ((line > -0.5) & (line < 1.5)).any():
+        continue  # this unit's line passes outside the window
+    drawn += 1
+    ax.plot(
+        grid,
+        line,
+        color=f"C{j}",
+        ls="-" if alive else ":",
+        lw=2.5 - 0.25 * drawn,
+        label=f"unit {j}" + ("" if alive else " (zero on all four)"),
+    )
+ax.legend(fontsize=8, loc="upper right")
+acts = np.maximum(X_xor @ W1.T + b1, 0)  # (4 points, 8 units)
+bending = [j for j in range(len(W1)) if (acts[:, j] == 0).any() and (acts[:, j] > 0).any()]
+(w_a, b_a), (w_b, b_b) = ((W1[j], b1[j]) for j in bending)
+cosine = w_a @ w_b / np.linalg.norm(w_a) / np.linalg.norm(w_b)
+offsets = b_a / np.linalg.norm(w_a), b_b / np.linalg.norm(w_b)
+print(
+    f"units that bend on the four points: {bending}; their directions' cosine {cosine:.3f}, "
+    f"offsets {offsets[0]:.3f} and {offsets[1]:.3f} (one line, seen from its two sides)"
+)
+assert len(bending) == 2 and cosine < -0.99 and abs(offsets[0] + offsets[1]) < 0.05
 ax.scatter(*X_xor.T, c=y_xor, cmap="RdBu_r", s=160, edgecolors="k", vmin=0, vmax=1, zorder=3)
 ax.set_xlim(-0.5, 1.5)
 ax.set_ylim(-0.5, 1.5)
 ax.set_aspect("equal")
 ax.set_title(
-    "P(y=1) and each hidden unit's line w·x + b = 0\n(dotted: zero on all four points)", fontsize=10
+    f"P(y=1), and the {drawn} of {len(W1)} hidden units' lines w·x + b = 0 that cross it\n"
+    "(a unit is 0 on one side of its line; later lines thinner, so overlaps show)",
+    fontsize=9,
 )
 bx.semilogy(s_losses, lw=2.5, label="scratch (manual backprop)")
 bx.semilogy(t_losses, "--", color="C3", label="torch (autograd)")
