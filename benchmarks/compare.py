@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 
 MIN_CHANGE = 0.05  # below this a ratio is "unchanged", whatever the spread says
+DRIFT_AGREEMENT = 0.10  # the sentinel's drift is taken out only if the median case agrees this well
 NOISE_FACTOR = 3.0  # a change must exceed this many relative spreads
 
 
@@ -42,16 +43,36 @@ def identity(row):
 
 
 def drift(old_env, new_env):
-    """{library: new sentinel time / old}, from the sentinels both runs measured (1.0 where either
-    run has none: then the drift cannot be taken out, and the table says so)."""
+    """{library: new sentinel time / old}, the best of each run's three sentinel repeats (their
+    median moved 30% within one run here; the best is steadier), 1.0 where either run has none."""
     out = {}
     for k, lib in enumerate(("numpy", "torch")):
         times = []
         for env in (old_env, new_env):
             sentinels = env.get("health", {}).get("sentinels") or []
-            times.append(statistics.median(s[k][0] for s in sentinels) if sentinels else None)
+            times.append(min(s[k][0] for s in sentinels) if sentinels else None)
         out[lib] = times[1] / times[0] if None not in times else 1.0
     return out
+
+
+def trusted_drift(factors, raw):
+    """The drift to take out, per library: the sentinel's, unless the library's median case moved
+    otherwise by more than DRIFT_AGREEMENT (then a matrix product's speed did not stand for the
+    cases': the Python-bound and memory-bound ones drift apart from it), and 1.0 then: the raw
+    ratios are the honest ones. Returns ({library: factor}, {library: why, for those not used})."""
+    used, doubts = {}, {}
+    for lib, factor in factors.items():
+        ratios = [r for r, impl in raw if library(impl) == lib]
+        median = statistics.median(ratios) if ratios else factor
+        if abs(median / factor - 1) > DRIFT_AGREEMENT:
+            used[lib] = 1.0
+            doubts[lib] = (
+                f"{lib}'s sentinel moved {factor:.2f}x but its median case {median:.2f}x: the "
+                "drift is not taken out of its cases"
+            )
+        else:
+            used[lib] = factor
+    return used, doubts
 
 
 def library(impl):
@@ -62,13 +83,13 @@ def compare(old_env, old_rows, new_env, new_rows):
     """A list of dicts, one per case in both runs: identity, both medians, the drift-corrected
     ratio (new / old), its noise threshold and verdict ('slower', 'faster', 'unchanged'); slower
     first, most slowed first. Plus the cases only one run has."""
-    factors = drift(old_env, new_env)
     old = {identity(r): r for r in old_rows}
     new = {identity(r): r for r in new_rows}
+    both = [key for key in new if key in old]
+    raw = [(new[k]["median_s"] / old[k]["median_s"], k[2]) for k in both]
+    factors, doubts = trusted_drift(drift(old_env, new_env), raw)
     rows = []
-    for key in new:
-        if key not in old:
-            continue
+    for key in both:
         a, b = old[key], new[key]
         ratio = (b["median_s"] / a["median_s"]) / factors[library(key[2])]
         spread = max(a["iqr_s"] / a["median_s"], b["iqr_s"] / b["median_s"])
@@ -91,22 +112,28 @@ def compare(old_env, old_rows, new_env, new_rows):
         key=lambda r: (order[r["verdict"]], -r["ratio"] if r["verdict"] == "slower" else r["ratio"])
     )
     only = {"before": sorted(set(old) - set(new)), "after": sorted(set(new) - set(old))}
-    return rows, factors, only
+    return rows, {"factors": factors, "doubts": doubts}, only
 
 
 def _seconds(s):
     return f"{s * 1e6:.3g} µs" if s < 1e-3 else f"{s * 1e3:.3g} ms" if s < 1 else f"{s:.3g} s"
 
 
-def markdown(rows, factors, only, before="before", after="after"):
+def markdown(rows, drift_info, only, before="before", after="after"):
     counts = {v: sum(r["verdict"] == v for r in rows) for v in ("slower", "faster", "unchanged")}
+    factors, doubts = drift_info["factors"], drift_info["doubts"]
+    taken = ", ".join(
+        f"{'NumPy' if lib == 'numpy' else 'torch'}'s {factors[lib]:.2f}x"
+        for lib in factors
+        if lib not in doubts
+    )
     lines = [
         f"## {after} against {before}",
         "",
         f"{len(rows)} cases in both runs: **{counts['slower']} slower**, {counts['faster']} "
-        f"faster, {counts['unchanged']} unchanged beyond their noise. The machine's drift, taken "
-        f"out: NumPy's sentinel {factors['numpy']:.2f}x, torch's {factors['torch']:.2f}x (after / "
-        "before).",
+        f"faster, {counts['unchanged']} unchanged beyond their noise. The machine's drift taken "
+        f"out (after / before, the sentinel product's): {taken or 'none'}."
+        + "".join(f" {why}." for why in doubts.values()),
         "",
     ]
     changed = [r for r in rows if r["verdict"] != "unchanged"]
@@ -135,8 +162,8 @@ def markdown(rows, factors, only, before="before", after="after"):
 def section(old_dir, new_env, new_rows):
     """The report's section for `python -m benchmarks --compare OLD_DIR`."""
     old_env, old_rows = load(old_dir)
-    rows, factors, only = compare(old_env, old_rows, new_env, new_rows)
-    return markdown(rows, factors, only, before=str(old_dir), after="This run")
+    rows, drift_info, only = compare(old_env, old_rows, new_env, new_rows)
+    return markdown(rows, drift_info, only, before=str(old_dir), after="This run")
 
 
 def main(argv=None):
@@ -151,8 +178,8 @@ def main(argv=None):
         new_env, new_rows = load(args.after)
     except FileNotFoundError as error:
         sys.exit(str(error))
-    rows, factors, only = compare(old_env, old_rows, new_env, new_rows)
-    print(markdown(rows, factors, only, str(args.before), str(args.after)))
+    rows, drift_info, only = compare(old_env, old_rows, new_env, new_rows)
+    print(markdown(rows, drift_info, only, str(args.before), str(args.after)))
 
 
 if __name__ == "__main__":
