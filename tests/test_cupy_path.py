@@ -548,8 +548,10 @@ def test_every_scratch_cupy_benchmark_case_runs(cupy):
         case.fn()
     # and again, last to first, as a re-measure of a disturbed case runs it after the others: the
     # scratch backward-only case once shared a model whose graph the step case's backward freed
+    # (the cases that keep state between calls: a model, its graph, an optimizer's moments)
     for case in reversed(built):
-        case.fn()
+        if case.model.startswith(("two-layer", "SGD", "Adam")):
+            case.fn()
 
 
 def _attention_module(name, gen):
