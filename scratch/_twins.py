@@ -133,6 +133,16 @@ def check_token_ids(ids, vocab_size, block_size):
         raise IndexError(f"GPT: token id {int(bad)} is outside the vocabulary [0, {vocab_size})")
 
 
+def decay_groups(parameters, weight_decay):
+    """AdamW's param groups as nanoGPT configures them, for both twins' GPT.param_groups: decay on
+    every matrix (embeddings, projections), none on the vectors (biases, layer norm gains)."""
+    params = list(parameters)
+    return [
+        {"params": [p for p in params if len(p.shape) >= 2], "weight_decay": weight_decay},
+        {"params": [p for p in params if len(p.shape) < 2], "weight_decay": 0.0},
+    ]
+
+
 def generation_settings(context_shape, max_new_tokens, temperature, top_k, generator):
     """generate's checks, made alike by both twins: a context of at least one token (B, T >= 1),
     how many tokens (an integer >= 0), a finite temperature >= 0, top_k None or an integer >= 1

@@ -18,7 +18,7 @@ import numpy as np
 
 from scratch import _validate, nn
 from scratch._backend import array_module, sum_rows, to_host
-from scratch._twins import check_token_ids, generation_settings, sample_next
+from scratch._twins import check_token_ids, decay_groups, generation_settings, sample_next
 
 PIXELS, ROWS, CLASSES = 64, 8, 10
 
@@ -189,11 +189,7 @@ class GPT(nn.Module):
         """AdamW's param groups: weight_decay on every matrix (the embeddings, the projections),
         none on the vectors (biases, layer norm gains and shifts), which decay would only pull to 0.
         """
-        params = list(self.parameters())
-        return [
-            {"params": [p for p in params if len(p.shape) >= 2], "weight_decay": weight_decay},
-            {"params": [p for p in params if len(p.shape) < 2], "weight_decay": 0.0},
-        ]
+        return decay_groups(self.parameters(), weight_decay)
 
     def forward(self, idx):
         check_token_ids(_validate.array("GPT", "idx", idx), self.vocab_size, self.block_size)

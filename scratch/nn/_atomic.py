@@ -17,6 +17,8 @@ forward saved), so `Module` runs every forward and backward as one *call* with a
 
 Only the outermost call keeps the log; the calls it makes (a model's layers) add to it. The cost
 is a few microseconds a module call (measured in the README), paid in Python, not in the math.
+The log is one per process, as torch's autograd state is per thread: call modules from one thread
+at a time (data parallelism here runs in processes).
 """
 
 import numpy as np
