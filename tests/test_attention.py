@@ -26,13 +26,12 @@ from tests.helpers import (
     copy_weights,
     to_numpy,
 )
+from tests.strategies import DTYPES, values_within
 
-DTYPES = pytest.mark.parametrize("dtype", [np.float64, np.float32])
 FEWER = settings(max_examples=max(10, settings.default.max_examples // 2))
 
 
-def values(dtype, bound=2.0):
-    return st.floats(-bound, bound, width=32 if dtype == np.float32 else 64)
+values = values_within(2.0)
 
 
 def tensors(*arrays, grad=True):

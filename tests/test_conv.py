@@ -24,15 +24,14 @@ from tests.helpers import (
     sum_rtol,
     train_twins,
 )
+from tests.strategies import DTYPES, values_within
 
-DTYPES = pytest.mark.parametrize("dtype", [np.float64, np.float32])
 # torch says that 'same' with an even kernel pads a copy of the input: true, and not this test's
 # business
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel lengths")
 
 
-def values(dtype, bound=2.0):
-    return st.floats(-bound, bound, width=32 if dtype == np.float32 else 64)
+values = values_within(2.0)
 
 
 @st.composite

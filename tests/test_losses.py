@@ -15,8 +15,8 @@ import scratch.nn as snn
 import scratch.nn.functional as F
 from scratch.gradcheck import numerical_gradient
 from tests.helpers import assert_close, assert_matches_finite_differences
+from tests.strategies import DTYPES
 
-DTYPES = pytest.mark.parametrize("dtype", [np.float64, np.float32])
 REDUCTIONS = st.sampled_from(["mean", "sum", "none"])
 
 

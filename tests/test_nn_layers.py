@@ -19,12 +19,9 @@ from tests.helpers import (
     copy_weights,
     sum_rtol,
 )
+from tests.strategies import DTYPES, values_within
 
-DTYPES = pytest.mark.parametrize("dtype", [np.float64, np.float32])
-
-
-def values(dtype, bound=3.0):
-    return st.floats(-bound, bound, width=32 if dtype == np.float32 else 64)
+values = values_within(3.0)
 
 
 def arrays(dtype, shape, bound=3.0):

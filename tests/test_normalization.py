@@ -19,13 +19,13 @@ from tests.helpers import (
     to_numpy,
     train_twins,
 )
+from tests.strategies import DTYPES, floats
 
-DTYPES = pytest.mark.parametrize("dtype", [np.float64, np.float32])
 BATCH_NORMS = {1: "BatchNorm1d", 2: "BatchNorm2d", 3: "BatchNorm3d"}
 
 
 def values(dtype, low=-3.0, high=3.0):
-    return st.floats(low, high, width=32 if dtype == np.float32 else 64)
+    return floats(dtype, low, high)
 
 
 @st.composite

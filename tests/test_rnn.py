@@ -21,15 +21,14 @@ from tests.helpers import (
     copy_weights,
     train_twins,
 )
+from tests.strategies import DTYPES, values_within
 
-DTYPES = pytest.mark.parametrize("dtype", [np.float64, np.float32])
 # torch says oneDNN has no LSTM with projections and falls back to its own: true, and not this
 # test's business
 pytestmark = pytest.mark.filterwarnings("ignore:LSTM with projections is not supported with oneDNN")
 
 
-def values(dtype, bound=1.5):
-    return st.floats(-bound, bound, width=32 if dtype == np.float32 else 64)
+values = values_within(1.5)
 
 
 @st.composite
