@@ -24,7 +24,7 @@ from tests.helpers import (
     sum_rtol,
     train_twins,
 )
-from tests.strategies import DTYPES, values_within
+from tests.strategies import DTYPES, conv_case, pool_case, values_within
 
 # torch says that 'same' with an even kernel pads a copy of the input: true, and not this test's
 # business
@@ -32,46 +32,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even k
 
 
 values = values_within(2.0)
-
-
-@st.composite
-def conv_case(draw, n=None):
-    """A convolution's every option, drawn together, and an input shape it takes (unbatched
-    included)."""
-    n = draw(st.sampled_from([1, 2, 3])) if n is None else n
-    groups = draw(st.sampled_from([1, 1, 2, 3]), label="groups")
-    in_channels = groups * draw(st.integers(1, 2))
-    out_channels = groups * draw(st.integers(1, 2))
-    kernel = tuple(draw(st.integers(1, 3)) for _ in range(n))
-    dilation = tuple(draw(st.integers(1, 2)) for _ in range(n))
-    padding = draw(st.sampled_from(["int", "tuple", "same", "valid"]), label="padding kind")
-    stride = (1,) * n if padding == "same" else tuple(draw(st.integers(1, 3)) for _ in range(n))
-    if padding == "int":
-        padding = draw(st.integers(0, 2))
-    elif padding == "tuple":
-        padding = tuple(draw(st.integers(0, 2)) for _ in range(n))
-    mode = draw(
-        st.sampled_from(["zeros", "reflect", "replicate", "circular"]), label="padding_mode"
-    )
-    pads = {
-        "same": [d * (k - 1) // 2 + d * (k - 1) % 2 for k, d in zip(kernel, dilation)],
-        "valid": [0] * n,
-    }.get(padding, [padding] * n if isinstance(padding, int) else list(padding))
-    low = [
-        max(d * (k - 1) + 1 - 2 * p, p + 1 if mode == "reflect" else p, 1)
-        for k, d, p in zip(kernel, dilation, pads)
-    ]
-    spatial = tuple(draw(st.integers(lo, lo + 3)) for lo in low)
-    batch = draw(st.sampled_from([(), (1,), (2,)]), label="batch")
-    options = dict(
-        stride=stride,
-        padding=padding,
-        dilation=dilation,
-        groups=groups,
-        bias=draw(st.booleans()),
-        padding_mode=mode,
-    )
-    return n, in_channels, out_channels, kernel, options, batch + (in_channels,) + spatial
 
 
 def conv_twins(n, in_channels, out_channels, kernel, options, dtype, seed=0):
@@ -222,27 +182,6 @@ def test_init_is_torchs_uniform_with_fan_in_over_the_group(n):
 
 
 # --- pooling
-
-
-@st.composite
-def pool_case(draw, kind):
-    n = draw(st.sampled_from([1, 2, 3]))
-    kernel = tuple(draw(st.integers(1, 3)) for _ in range(n))
-    dilation = tuple(draw(st.integers(1, 2)) for _ in range(n)) if kind == "max" else (1,) * n
-    stride = draw(st.none() | st.tuples(*(st.integers(1, 3) for _ in range(n))))
-    padding = tuple(draw(st.integers(0, k // 2)) for k in kernel)
-    spatial = tuple(
-        draw(st.integers(d * (k - 1) + 1, d * (k - 1) + 4)) for k, d in zip(kernel, dilation)
-    )
-    batch = draw(st.sampled_from([(), (1, 2), (2, 3)]), label="batch, channels")
-    options = dict(stride=stride, padding=padding, ceil_mode=draw(st.booleans()))
-    if kind == "max":
-        options["dilation"] = dilation
-    else:
-        options["count_include_pad"] = draw(st.booleans())
-        if n > 1:
-            options["divisor_override"] = draw(st.none() | st.integers(1, 5))
-    return n, kernel, options, (batch or (2,)) + spatial
 
 
 @DTYPES

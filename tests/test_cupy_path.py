@@ -27,13 +27,17 @@ import scratch.perceptron as sperceptron
 import scratch.two_layer as s2
 from scratch._backend import array_module
 from tests import cupy_standin
-from tests.strategies import DTYPES
-from tests.test_conv import conv_case, pool_case
-from tests.test_losses import bce_case, cross_entropy_case
-from tests.test_normalization import batch_norm_case
-from tests.test_perceptron import dyadic_problems
-from tests.test_rnn import rnn_case
-from tests.test_rnn import shapes as rnn_shapes
+from tests.strategies import (
+    DTYPES,
+    batch_norm_case,
+    bce_case,
+    conv_case,
+    cross_entropy_case,
+    dyadic_problems,
+    pool_case,
+    rnn_case,
+    rnn_shapes,
+)
 
 # a quarter of the profile's examples (10 in `ci`, 250 in `thorough`): each test is parametrized
 # many ways

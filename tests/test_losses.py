@@ -15,15 +15,9 @@ import scratch.nn as snn
 import scratch.nn.functional as F
 from scratch.gradcheck import numerical_gradient
 from tests.helpers import assert_close, assert_matches_finite_differences
-from tests.strategies import DTYPES
+from tests.strategies import DTYPES, arrays, bce_case, cross_entropy_case
 
 REDUCTIONS = st.sampled_from(["mean", "sum", "none"])
-
-
-def arrays(dtype, shape, low=-3.0, high=3.0):
-    return hnp.arrays(
-        dtype, shape, elements=st.floats(low, high, width=32 if dtype == np.float32 else 64)
-    )
 
 
 def run_loss(s_crit, t_crit, x, target, t_target, dtype, reduction, data):
@@ -66,16 +60,6 @@ def test_mse_loss_matches_torch(dtype, data, shape, reduction):
 # --- BCEWithLogitsLoss
 
 
-@st.composite
-def bce_case(draw, dtype):
-    shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, max_side=4))
-    x = draw(arrays(dtype, shape, -50, 50))  # logits far past where sigmoid rounds to 0 or 1
-    y = draw(arrays(dtype, shape, 0, 1))  # probabilities, not just labels
-    weight = draw(st.none() | arrays(dtype, shape, 0, 2) | arrays(dtype, shape[-1:], 0, 2))
-    pos_weight = draw(st.none() | arrays(dtype, shape[-1:], 0.125, 5))
-    return x, y, weight, pos_weight
-
-
 @DTYPES
 @given(data=st.data(), reduction=REDUCTIONS)
 def test_bce_with_logits_matches_torch_for_every_option(dtype, data, reduction):
@@ -108,34 +92,6 @@ def test_bce_with_logits_is_stable_at_huge_logits():
 
 
 # --- CrossEntropyLoss
-
-
-@st.composite
-def cross_entropy_case(draw, dtype):
-    C = draw(st.integers(1, 5))
-    lead = draw(st.sampled_from(["unbatched", "batched", "extra1", "extra2"]))
-    N = draw(st.integers(1, 4))
-    shape = {
-        "unbatched": (C,),
-        "batched": (N, C),
-        "extra1": (N, C, draw(st.integers(1, 3))),
-        "extra2": (N, C, 2, draw(st.integers(1, 2))),
-    }[lead]
-    x = draw(arrays(dtype, shape, -30, 30))
-    ignore_index = draw(st.sampled_from([-100, 0, C - 1]))
-    if draw(st.booleans()):  # class indices, some of them ignore_index
-        target_shape = shape[:1] + shape[2:] if len(shape) > 1 else ()
-        target = draw(
-            hnp.arrays(np.int64, target_shape, elements=st.integers(0, C - 1) | st.just(-100))
-        )
-        target = np.where(target == -100, ignore_index, target)
-    else:  # class probabilities: nonnegative, summing to 1 over the class dimension
-        ignore_index = -100  # torch refuses any other ignore_index with probabilities
-        raw = draw(arrays(dtype, shape, 0, 1)) + np.asarray(1e-3, dtype)
-        target = (raw / raw.sum(axis=1 if len(shape) > 1 else 0, keepdims=True)).astype(dtype)
-    weight = draw(st.none() | arrays(dtype, (C,), 0.125, 2))
-    label_smoothing = draw(st.sampled_from([0.0, 1.0]) | st.floats(0, 1))
-    return x, target, weight, ignore_index, label_smoothing
 
 
 @DTYPES

@@ -19,33 +19,11 @@ from tests.helpers import (
     to_numpy,
     train_twins,
 )
-from tests.strategies import DTYPES, floats
-
-BATCH_NORMS = {1: "BatchNorm1d", 2: "BatchNorm2d", 3: "BatchNorm3d"}
+from tests.strategies import DTYPES, batch_norm_case, floats
 
 
 def values(dtype, low=-3.0, high=3.0):
     return floats(dtype, low, high)
-
-
-@st.composite
-def batch_norm_case(draw, dtype):
-    """A BatchNorm class, its options, and an input shape it takes: 1d with and without length, 2d,
-    3d."""
-    spatial_dims = draw(st.sampled_from([0, 1, 2, 3]), label="spatial dims")
-    name = BATCH_NORMS[max(spatial_dims, 1)]
-    C = draw(st.integers(1, 4), label="channels")
-    shape = (draw(st.integers(2, 4), label="N"), C) + tuple(
-        draw(st.integers(1, 3)) for _ in range(spatial_dims)
-    )
-    options = dict(
-        eps=draw(st.sampled_from([1e-5, 1e-3, 0.1])),
-        momentum=draw(st.sampled_from([0.1, 0.5, 1.0, None])),
-        affine=draw(st.booleans()),
-        track_running_stats=draw(st.booleans()),
-        bias=draw(st.booleans()),
-    )
-    return name, C, shape, options
 
 
 def batch_norm_twins(name, C, options, dtype, seed=0):

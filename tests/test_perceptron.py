@@ -13,12 +13,7 @@ from hypothesis.extra import numpy as hnp
 import scratch.perceptron as sp
 import torch_impl.perceptron as tp
 from tests.helpers import TORCH_DTYPE, copy_weights, to_numpy
-
-
-def dyadic(bound, denominator=4):
-    """Multiples of 1/denominator in [-bound, bound]: sums and products of these are exact in
-    float."""
-    return st.integers(-bound * denominator, bound * denominator).map(lambda k: k / denominator)
+from tests.strategies import dyadic, dyadic_problems
 
 
 def twins(input_dim, threshold, weight, bias, dtype):
@@ -30,20 +25,6 @@ def twins(input_dim, threshold, weight, bias, dtype):
     t = tp.Perceptron(input_dim, threshold, dtype=TORCH_DTYPE[np.dtype(dtype)])
     copy_weights(s, t)
     return s, t
-
-
-@st.composite
-def dyadic_problems(draw, dtype=np.float64):
-    n, d = draw(st.integers(1, 12)), draw(st.integers(1, 4))
-    return dict(
-        X=draw(hnp.arrays(dtype, (n, d), elements=dyadic(2))),
-        y=draw(hnp.arrays(np.int64, n, elements=st.integers(0, 1))),
-        weight=draw(hnp.arrays(dtype, d, elements=dyadic(2))),
-        bias=draw(dyadic(2)),
-        threshold=draw(dyadic(1)),
-        lr=draw(st.sampled_from([0.25, 0.5, 1.0, 2.0])),
-        epochs=draw(st.integers(1, 12)),
-    )
 
 
 # --- forward: 1 where z >= threshold, ties included

@@ -21,7 +21,7 @@ from tests.helpers import (
     copy_weights,
     train_twins,
 )
-from tests.strategies import DTYPES, values_within
+from tests.strategies import DTYPES, rnn_case, rnn_shapes, values_within
 
 # torch says oneDNN has no LSTM with projections and falls back to its own: true, and not this
 # test's business
@@ -29,50 +29,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:LSTM with projections is not sup
 
 
 values = values_within(1.5)
-
-
-@st.composite
-def rnn_case(draw):
-    """A recurrent layer with every option drawn together, and shapes it takes (length 1, unbatched
-    included)."""
-    name = draw(st.sampled_from(["RNN", "LSTM", "GRU"]))
-    options = dict(
-        num_layers=draw(st.integers(1, 2)),
-        bias=draw(st.booleans()),
-        batch_first=draw(st.booleans()),
-        bidirectional=draw(st.booleans()),
-    )
-    if name == "RNN":
-        options["nonlinearity"] = draw(st.sampled_from(["tanh", "relu"]))
-    hidden = draw(st.integers(1, 4))
-    if name == "LSTM" and hidden > 1 and draw(st.booleans()):
-        options["proj_size"] = draw(st.integers(1, hidden - 1))
-    length, batch = (
-        draw(st.integers(1, 4), label="length"),
-        draw(st.sampled_from([None, 1, 3]), label="batch"),
-    )
-    return (
-        name,
-        draw(st.integers(1, 3), label="input_size"),
-        hidden,
-        options,
-        length,
-        batch,
-        draw(st.booleans(), label="hx"),
-    )
-
-
-def shapes(name, input_size, hidden, options, length, batch):
-    """(input shape, h0 shape, c0 shape), as torch wants them."""
-    D = 2 if options["bidirectional"] else 1
-    h_out = options.get("proj_size") or hidden
-    lead = (
-        (length,)
-        if batch is None
-        else ((batch, length) if options["batch_first"] else (length, batch))
-    )
-    state = (D * options["num_layers"],) + (() if batch is None else (batch,))
-    return lead + (input_size,), state + (h_out,), state + (hidden,)
 
 
 def rnn_twins(name, input_size, hidden, options, dtype, seed=0):
@@ -138,7 +94,7 @@ def float32_scale(dtype, length, options):
 def test_recurrent_layers_match_torch_for_every_option(dtype, case, data):
     name, input_size, hidden, options, length, batch, with_hx = case
     s, t = rnn_twins(name, input_size, hidden, options, dtype)
-    x_shape, h_shape, c_shape = shapes(name, input_size, hidden, options, length, batch)
+    x_shape, h_shape, c_shape = rnn_shapes(name, input_size, hidden, options, length, batch)
     x = data.draw(hnp.arrays(dtype, x_shape, elements=values(dtype)), label="x")
     hx = None
     if with_hx:
@@ -219,7 +175,7 @@ def test_backprop_through_time_matches_finite_differences(case, data):
     s = getattr(snn, name)(
         input_size, hidden, **options, dtype=np.float64, generator=np.random.default_rng(2)
     )
-    x_shape, h_shape, c_shape = shapes(name, input_size, hidden, options, length, batch)
+    x_shape, h_shape, c_shape = rnn_shapes(name, input_size, hidden, options, length, batch)
     x = data.draw(hnp.arrays(np.float64, x_shape, elements=values(np.float64)))
     h0 = data.draw(hnp.arrays(np.float64, h_shape, elements=values(np.float64)))
     c0 = data.draw(hnp.arrays(np.float64, c_shape, elements=values(np.float64)))
