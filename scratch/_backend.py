@@ -25,6 +25,20 @@ def to_host(a):
     return a.get() if array_module(a) is not np else a
 
 
+def host_copy(a):
+    """A NumPy copy of a NumPy or CuPy array (what a state_dict hands out: changing it never
+    changes the model or the optimizer)."""
+    return a.get() if array_module(a) is not np else np.array(a, copy=True)
+
+
+def untensor(value):
+    """A torch tensor (any device, with or without grad) as a NumPy array, checked by its methods
+    (scratch never imports torch); anything else as it came. The loaders take torch's state."""
+    if hasattr(value, "detach") and hasattr(value, "cpu"):
+        return value.detach().cpu().numpy()
+    return value
+
+
 def sum_rows(a):
     """a (N, M) -> (M,): the sum over the rows (a bias's gradient over a batch), as accurate as
     torch's. NumPy sums pairwise (rounding error ~ log2(N) eps) only along a contiguous axis; down

@@ -55,7 +55,7 @@ class ConvNet(nn.Module):
     def __init__(self, channels=8, *, dtype=np.float32, generator=None):
         super().__init__()
         kw = dict(dtype=dtype, generator=generator)
-        self.conv1 = nn.Conv2d(1, channels, 3, padding=1, bias=False, **kw)  # (docstring)
+        self.conv1 = nn.Conv2d(1, channels, 3, padding=1, bias=False, **kw)  # none before BN
         self.bn1 = nn.BatchNorm2d(channels, dtype=dtype)
         self.relu1 = nn.ReLU()
         self.pool = nn.MaxPool2d(2)

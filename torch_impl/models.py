@@ -49,7 +49,7 @@ class ConvNet(nn.Module):
     def __init__(self, channels=8, *, dtype=None, device=None):
         super().__init__()
         kw = dict(dtype=dtype, device=device)
-        self.conv1 = nn.Conv2d(1, channels, 3, padding=1, bias=False, **kw)  # (docstring)
+        self.conv1 = nn.Conv2d(1, channels, 3, padding=1, bias=False, **kw)  # none before BN
         self.bn1 = nn.BatchNorm2d(channels, **kw)
         self.relu1 = nn.ReLU()
         self.pool = nn.MaxPool2d(2)

@@ -387,8 +387,9 @@ class MultiheadAttention(Module):
         average_attn_weights=True,
         is_causal=False,
     ):
-        for flag in ("need_weights", "average_attn_weights", "is_causal"):
-            _validate.flag(flag, locals()[flag], "MultiheadAttention")
+        _validate.flag("need_weights", need_weights, "MultiheadAttention")
+        _validate.flag("average_attn_weights", average_attn_weights, "MultiheadAttention")
+        _validate.flag("is_causal", is_causal, "MultiheadAttention")
         q_in, k_in, v_in, batched = self._check_inputs(query, key, value)
         L, N, E = q_in.shape
         S = k_in.shape[0]

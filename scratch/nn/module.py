@@ -32,7 +32,7 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from scratch import _validate
-from scratch._backend import array_module
+from scratch._backend import array_module, host_copy, untensor
 from scratch.nn import _atomic
 from scratch.nn.parameter import Parameter
 
@@ -265,7 +265,7 @@ class Module:
             for registry in (module._parameters, module._buffers):
                 for name, value in registry.items():
                     array = value.data if isinstance(value, Parameter) else value
-                    out[f"{module_prefix}.{name}" if module_prefix else name] = _numpy_copy(array)
+                    out[f"{module_prefix}.{name}" if module_prefix else name] = host_copy(array)
         return out
 
     def load_state_dict(self, state_dict, strict=True):
@@ -390,14 +390,8 @@ def _atomic_backward(backward):
     return call
 
 
-def _numpy_copy(array):
-    return array.get() if array_module(array) is not np else np.array(array, copy=True)
-
-
 def _as_array(key, value, xp):
-    # a torch tensor, maybe on a GPU or requiring grad
-    if hasattr(value, "detach") and hasattr(value, "cpu"):
-        value = value.detach().cpu().numpy()
+    value = untensor(value)  # a torch tensor, maybe on a GPU or requiring grad
     try:
         array = xp.asarray(value)
     except Exception as exc:
