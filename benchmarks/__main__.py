@@ -108,9 +108,9 @@ def main(argv=None):
         sys.exit(f"--text-steps must be >= 1, got {args.text_steps}")
     from benchmarks.environment import output_folder
 
-    output_folder(args.out)  # before the first measurement, not after the last
     if args.compare is not None and not (args.compare / "results.json").is_file():
         sys.exit(f"--compare {args.compare}: no results.json there (a benchmarks --out folder?)")
+    output_folder(args.out)  # before the first measurement, not after the last (it makes it)
     # Fix thread counts before the numerical libraries start their pools; NumPy is imported first,
     # since threadpoolctl limits only the pools of libraries already loaded (before, --threads 1
     # left OpenBLAS at 2 threads)

@@ -61,7 +61,9 @@ def pin_threads(threads=2):
     Returns the number pinned."""
     import torch
 
-    threads = max(1, min(threads, os.cpu_count() or 1))
+    from scratch import _validate
+
+    threads = min(_validate.integer("threads", threads, low=1), os.cpu_count() or 1)
     torch.set_num_threads(threads)
     try:
         from threadpoolctl import threadpool_limits

@@ -21,12 +21,10 @@ switches (foreach, fused, capturable, differentiable) do not change the math; th
 groups as torch's do, and asking for them raises NotImplementedError.
 """
 
-import numbers
-
 import numpy as np
 
 from scratch import _validate
-from scratch._backend import array_module, to_host
+from scratch._backend import array_module, host_copy, to_host, untensor
 from scratch.nn.module import Module
 from scratch.nn.parameter import Parameter
 
@@ -155,7 +153,10 @@ class Optimizer:
         groups = []
         for group, saved in zip(self.param_groups, saved_groups):
             params.update(zip(saved["params"], group["params"]))
-            new = {**{k: v for k, v in saved.items() if k != "params"}, "params": group["params"]}
+            # a hyperparameter the saved group lacks (a state dict from an older torch, say) takes
+            # the default, as torch's __setstate__ fills it
+            saved_values = {k: v for k, v in saved.items() if k != "params"}
+            new = {**self.defaults, **saved_values, "params": group["params"]}
             unknown = set(new) - set(self.defaults) - {"params"}
             if unknown:
                 raise ValueError(
@@ -223,16 +224,14 @@ def _check_grad(p):
 
 
 def _host_copy(value, step=False):
-    return np.array(value, dtype=np.float32) if step else np.array(to_host(value), copy=True)
+    """A state value as state_dict hands it out: a NumPy copy; a step count as torch's 0-d
+    float32."""
+    return np.array(value, dtype=np.float32) if step else host_copy(value)
 
 
 def _as_host_array(value):
     """A tensor (any device), a CuPy or NumPy array, or a number, as a NumPy array."""
-    if hasattr(value, "detach") and hasattr(value, "cpu"):
-        value = value.detach().cpu().numpy()
-    if isinstance(value, numbers.Number):
-        return np.asarray(value)
-    return np.asarray(to_host(value))
+    return np.asarray(to_host(untensor(value)))
 
 
 SWITCHES = ("foreach", "differentiable", "fused", "capturable")

@@ -820,5 +820,8 @@ def test_a_sentinel_that_the_cases_contradict_is_not_taken_out(tmp_path):
 
 
 def test_compare_refuses_a_folder_without_a_run_before_measuring(tmp_path):
-    run = run_module("benchmarks", "--quick", "--compare", str(tmp_path), "--out", str(tmp_path))
+    """Before anything else too: the refused run leaves no --out folder behind."""
+    out = tmp_path / "out"
+    run = run_module("benchmarks", "--quick", "--compare", str(tmp_path), "--out", str(out))
     assert run.returncode != 0 and "no results.json there" in run.stderr
+    assert not out.exists()

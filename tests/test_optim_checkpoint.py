@@ -272,3 +272,20 @@ def test_torch_refuses_those_gradients_too():
 def test_a_flag_that_is_not_a_bool_is_refused(make, match):
     with pytest.raises(TypeError, match=match):
         make(list(two_params()))
+
+
+def test_a_state_dict_without_the_newer_hyperparameters_loads_with_their_defaults():
+    """An older torch's Adam state lacks decoupled_weight_decay and the implementation switches:
+    the loaded group takes their defaults, as torch's does (it raised a KeyError at the next
+    step)."""
+    s = model()
+    opt = scratch.optim.Adam(s.parameters(), lr=0.01)
+    train(s, opt, 2, seed=0)
+    state = opt.state_dict()
+    for group in state["param_groups"]:
+        for key in ("decoupled_weight_decay", "foreach", "capturable", "differentiable", "fused"):
+            del group[key]
+    fresh = scratch.optim.Adam(s.parameters(), lr=0.01)
+    fresh.load_state_dict(state)
+    assert fresh.param_groups[0]["decoupled_weight_decay"] is False
+    train(s, fresh, 1, seed=2)
